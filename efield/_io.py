@@ -1,0 +1,73 @@
+"""Atomic output: files appear complete or not at all; nothing is overwritten without force."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+__all__ = ["staged_directory", "atomic_write", "OutputExistsError", "MARKER"]
+
+#: a file every output directory of this tool carries, so --force only ever replaces our own output
+MARKER = ".efield-output"
+
+
+class OutputExistsError(FileExistsError):
+    """An output exists and ``force`` was not given."""
+
+
+@contextlib.contextmanager
+def staged_directory(path, force: bool = False):
+    """Yield a fresh temporary directory next to ``path``; on success it replaces ``path``.
+
+    ``path`` must not exist unless ``force`` is true, and then it must be an earlier output of
+    this tool (it holds the ``.efield-output`` marker): a user's own folder is never deleted.
+    On error the staged directory is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    if path.exists():
+        if not force:
+            raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
+        if not (path / MARKER).exists():
+            raise OutputExistsError(
+                f"output directory '{path}' exists and was not written by efield (no {MARKER} file); "
+                "refusing to replace it even with --force — choose another --out"
+            )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        (tmp / MARKER).write_text("written by efield; safe to replace with --force\n")
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if path.exists():
+        old = path.with_name(f".{path.name}.old-{os.getpid()}")
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def atomic_write(path, writer, force: bool = False) -> Path:
+    """Call ``writer(tmp_path)`` then move the result to ``path`` in one rename.
+
+    ``writer`` receives a temporary path with the same suffix in the same directory.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"'{path}' exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path

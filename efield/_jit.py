@@ -1,0 +1,25 @@
+"""The project's one numba wrapper: every kernel is compiled with the same settings.
+
+``fastmath`` is limited to re-association and contraction (FMA): that lets LLVM vectorise the
+sums over wires, while NaN and infinity keep their IEEE meaning (the kernels rely on neither
+being assumed away).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numba
+
+FASTMATH = {"reassoc", "contract"}
+
+#: set ``EFIELD_NUMBA_CACHE=0`` to compile in memory only (e.g. on a read-only install).
+_CACHE = os.environ.get("EFIELD_NUMBA_CACHE", "1") != "0"
+
+
+def jit(parallel: bool = False):
+    """Decorator: ``numba.njit`` with the project's defaults (cached, limited fastmath)."""
+    return numba.njit(cache=_CACHE, parallel=parallel, fastmath=set(FASTMATH), error_model="numpy")
+
+
+prange = numba.prange

@@ -1,0 +1,36 @@
+"""One validation helper for arrays at every public boundary of :mod:`efield`."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def as_points(points, name: str = "points") -> np.ndarray:
+    """Return ``points`` as a C-contiguous finite (n, 3) float64 array (metres) or raise."""
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an (n, 3) array of numbers in metres; got {type(points).__name__}") from exc
+    if arr.ndim == 1 and arr.shape == (3,):
+        raise ValueError(f"{name} must be an (n, 3) array in metres; got shape (3,) — use points[None, :] for one point")
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"{name} must be an (n, 3) array in metres; got shape {arr.shape}")
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        raise ValueError(f"{name} must be finite; rows {idx[:5].tolist()} contain NaN or infinity")
+    return np.ascontiguousarray(arr)
+
+
+def as_scalar(value, name: str, unit: str, *, positive: bool = False, allow_zero: bool = True) -> float:
+    """Return ``value`` as a finite float (in ``unit``) or raise naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a number in {unit}; got {value!r}")
+    v = float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite ({unit}); got {v}")
+    if positive and (v < 0 or (v == 0 and not allow_zero)):
+        raise ValueError(f"{name} must be positive ({unit}); got {v}")
+    return v

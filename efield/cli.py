@@ -1,0 +1,178 @@
+"""Command line: ``efield coils``, ``efield field``, ``efield demo``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+def _fail(exc: Exception):
+    raise click.ClickException(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tms-efield")
+def main():
+    """TMS electric-field dosimetry: coils, fields in heads, dose and targeting."""
+
+
+@main.command("coils")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def coils_cmd(as_json):
+    """List the preset coils with their key numbers."""
+    from coils import coil_info, list_coils, load_coil
+
+    rows = []
+    for cid in list_coils():
+        info = dict(coil_info(cid))
+        coil = load_coil(cid)
+        didt = coil.metadata.get("didt_max_a_per_s")
+        rows.append({
+            "id": cid,
+            "name": info.get("name", cid),
+            "kind": info.get("kind", ""),
+            "species": coil.metadata.get("species", ""),
+            "segments": coil.n_segments,
+            "lowest_wire_mm": round(float(coil.points[:, 2].min()) * 1e3, 2),
+            "stimulator": coil.metadata.get("stimulator") or "",
+            "didt_max_aus": didt / 1e6 if didt else None,
+            "not_modelled": coil.metadata.get("not_modelled", ""),
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'id':24s} {'kind':9s} {'species':8s} {'segments':>8s} {'wire gap':>9s}  stimulator (dI/dt at 100 % MSO)")
+    for r in rows:
+        stim = f"{r['stimulator']} ({r['didt_max_aus']:.2f} A/µs)" if r["didt_max_aus"] else "none known: give --didt"
+        click.echo(f"{r['id']:24s} {r['kind']:9s} {r['species']:8s} {r['segments']:8d} {r['lowest_wire_mm']:7.2f}mm  {stim}")
+
+
+def _resolve_didt(coil, didt_text, mso):
+    from .units import parse_didt
+
+    if didt_text and mso is not None:
+        raise click.UsageError("give either --didt or --mso, not both")
+    if didt_text:
+        try:
+            return parse_didt(didt_text, "--didt"), f"dI/dt {didt_text} (given)"
+        except (TypeError, ValueError) as exc:
+            raise click.BadParameter(str(exc), param_hint="--didt") from None
+    didt_max = coil.metadata.get("didt_max_a_per_s")
+    if mso is None:
+        mso = 100.0 if didt_max else None
+    if mso is None or not didt_max:
+        raise click.UsageError(
+            f"coil {coil.name!r} has no known stimulator dI/dt at 100 % MSO; give --didt, e.g. --didt 100A/us"
+        )
+    if not 0 <= mso <= 100:
+        raise click.BadParameter(f"must be between 0 and 100 %; got {mso}", param_hint="--mso")
+    stim = coil.metadata.get("stimulator")
+    return didt_max * mso / 100.0, f"{mso:g} % MSO of {stim} ({didt_max / 1e6:.2f} A/µs at 100 %)"
+
+
+@main.command("field")
+@click.option("--coil", "coil_id", required=True, help="Preset id (see `efield coils`) or a .ccd/.tcd file.")
+@click.option("--head", "head_name", default="human", show_default=True, help="Sphere head: human, rat or mouse.")
+@click.option("--didt", "didt_text", default=None, help="Rate of change of the coil current, e.g. 100A/us.")
+@click.option("--mso", type=float, default=None, help="Intensity in % of the default stimulator's output.")
+@click.option("--distance", "distance_mm", type=float, default=0.0, show_default=True,
+              help="Extra gap between the coil bottom and the scalp (mm).")
+@click.option("--out", "out_dir", default="efield-field", show_default=True, type=click.Path(file_okay=False),
+              help="Output directory.")
+@click.option("--format", "fmt", type=click.Choice(["vtu", "npz"]), default="vtu", show_default=True)
+@click.option("--subdiv", type=click.IntRange(1, 7), default=5, show_default=True,
+              help="Cortex icosphere subdivision (5: 10,242 points).")
+@click.option("--force", is_flag=True, help="Replace an existing output directory written by efield.")
+def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, subdiv, force):
+    """Peak |E| on the cortex for a coil over the top of a sphere head; writes the field and a PNG."""
+    from coils import load_coil
+    from meshes import sphere_head
+
+    from ._io import staged_directory
+    from .demo import standard_pose
+    from .fields import cortex_field
+    from .metrics import half_max_depth, surface_metrics
+
+    try:
+        coil = load_coil(coil_id)
+        head = sphere_head(head_name)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+    if distance_mm < 0:
+        raise click.BadParameter(f"must be >= 0 mm; got {distance_mm}", param_hint="--distance")
+    didt, intensity = _resolve_didt(coil, didt_text, mso)
+    placed = coil.placed(standard_pose(head, distance=distance_mm * 1e-3))
+    click.echo(f"coil {coil.name} ({coil.n_segments} segments, {coil.n_dipoles} dipoles) on the {head.name} sphere; "
+               f"{intensity} = {didt / 1e6:.2f} A/µs", err=True)
+    try:
+        result = cortex_field(placed, head, didt, n_subdiv=subdiv)
+    except ValueError as exc:
+        _fail(exc)
+    m = surface_metrics(result)
+    depth = half_max_depth(placed, head, didt, m["peak_point_m"])
+    summary = {
+        "coil": coil.name, "head": head.name, "intensity": intensity, "didt_a_per_s": didt,
+        "peak_vm": m["peak_vm"], "p99_vm": m["p99_vm"], "p999_vm": m["p999_vm"],
+        "half_max_area_cm2": m["half_max_area_m2"] * 1e4, "half_max_depth_mm": depth * 1e3,
+        "cortex_radius_mm": head.cortex_radius * 1e3, "scalp_radius_mm": head.scalp_radius * 1e3,
+        "coil_scalp_extra_gap_mm": distance_mm, "pose_4x4_m": placed.metadata.get("pose"),
+        "not_modelled": coil.metadata.get("not_modelled", ""),
+    }
+    try:
+        with staged_directory(out_dir, force=force) as tmp:
+            _write_field(result, tmp / f"field.{fmt}")
+            from .plots import render_shell_field
+
+            render_shell_field(result.points, result.faces, result.magnitude, tmp / "field.png",
+                               segments=(placed.start, placed.end), dipoles=placed.dipole_position if placed.n_dipoles else None,
+                               title=f"{coil.name} on {head.name} sphere, {intensity}", camera="oblique")
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+    except FileExistsError as exc:
+        _fail(exc)
+    click.echo(f"peak |E| on the cortex: {m['peak_vm']:.2f} V/m  (99.9th pct {m['p999_vm']:.2f} V/m, "
+               f"area >= half peak {m['half_max_area_m2'] * 1e4:.2f} cm², half-peak depth {depth * 1e3:.1f} mm)")
+    click.echo(f"wrote {out_dir}/field.{fmt}, field.png, summary.json")
+
+
+def _write_field(result, path: Path) -> None:
+    if path.suffix == ".npz":
+        np.savez_compressed(path, points_m=result.points, efield_vm=result.efield, faces=result.faces,
+                            normals=result.normals, didt_a_per_s=result.didt, info=json.dumps(dict(result.info)))
+        return
+    import meshio
+
+    mesh = meshio.Mesh(
+        result.points * 1e3, [("triangle", result.faces)],
+        point_data={"E_Vm": result.efield, "magnE_Vm": result.magnitude, "En_Vm": result.normal_component},
+    )
+    mesh.write(path)
+
+
+@main.command("demo")
+@click.option("--out", "out_dir", default="efield-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing demo output directory.")
+@click.option("--subdiv", type=click.IntRange(2, 7), default=5, show_default=True)
+def demo_cmd(out_dir, force, subdiv):
+    """Run the main job on built-in defaults and write a results folder."""
+    from coils import list_coils
+
+    from .demo import DEMO_HEADS, run_demo
+
+    click.echo(f"efield demo: {len(list_coils())} preset coils on their default sphere heads -> {out_dir}/", err=True)
+    try:
+        rows = run_demo(out_dir, force=force, n_subdiv=subdiv, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    except FileExistsError as exc:
+        _fail(exc)
+    click.echo((Path(out_dir) / "summary.md").read_text())
+    return rows
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

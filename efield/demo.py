@@ -1,0 +1,144 @@
+"""``efield demo``: every preset coil on its default sphere head(s), one table and pictures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ._io import staged_directory
+from .units import A_PER_US
+
+__all__ = ["run_demo", "standard_pose", "coil_field_summary", "DEMO_HEADS"]
+
+#: default heads per coil species
+DEMO_HEADS = {"human": ("human",), "rodent": ("rat", "mouse")}
+
+_COLUMNS = [
+    ("coil", "coil"), ("head", "head"), ("segments", "wire segments"),
+    ("stimulator", "stimulator"), ("didt_max_aus", "dI/dt at 100 % MSO (A/µs)"),
+    ("didt_source", "dI/dt source"),
+    ("peak_vm_per_aus", "peak |E| per A/µs (V/m)"), ("peak_vm_at_100mso", "peak |E| at 100 % MSO (V/m)"),
+    ("p999_vm_per_aus", "99.9th pct |E| per A/µs (V/m)"),
+    ("half_max_area_cm2", "cortex area ≥ ½ peak (cm²)"), ("half_max_depth_mm", "depth of ½ peak (mm)"),
+    ("casing_mm", "lowest wire above scalp (mm)"), ("cortex_depth_mm", "cortex depth (mm)"),
+]
+
+
+def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0) -> np.ndarray:
+    """Pose (4×4, metres) of a coil centred over the top (+z) of a sphere head, handle along ``handle``."""
+    from coils import coil_pose
+
+    top = np.asarray(head.center, dtype=float) + [0.0, 0.0, head.scalp_radius]
+    return coil_pose(top, (0.0, 0.0, 1.0), handle, distance)
+
+
+def coil_field_summary(coil_id: str, head_name: str, *, n_subdiv: int = 5, backend=None):
+    """Field of preset ``coil_id`` over the top of sphere head ``head_name`` at 1 A/µs.
+
+    Returns ``(row, result, placed_coil, head)``: the table row (V/m per A/µs and at 100 % MSO
+    of the coil's default stimulator where one is known), the cortical FieldResult and the inputs.
+    """
+    from coils import load_coil
+    from meshes import sphere_head
+
+    from .fields import cortex_field
+    from .metrics import half_max_depth, surface_metrics
+
+    coil = load_coil(coil_id)
+    head = sphere_head(head_name)
+    placed = coil.placed(standard_pose(head))
+    result = cortex_field(placed, head, A_PER_US, n_subdiv=n_subdiv, backend=backend)
+    m = surface_metrics(result)
+    depth = half_max_depth(placed, head, A_PER_US, m["peak_point_m"], backend=backend)
+    didt_max = coil.metadata.get("didt_max_a_per_s")
+    row = {
+        "coil": coil_id,
+        "head": head_name,
+        "segments": coil.n_segments,
+        "stimulator": coil.metadata.get("stimulator") or "unknown",
+        "didt_max_aus": didt_max / A_PER_US if didt_max else None,
+        "didt_source": coil.metadata.get("didt_source") or ("none: give --didt" if not didt_max else ""),
+        "peak_vm_per_aus": m["peak_vm"],
+        "peak_vm_at_100mso": m["peak_vm"] * didt_max / A_PER_US if didt_max else None,
+        "p999_vm_per_aus": m["p999_vm"],
+        "half_max_area_cm2": m["half_max_area_m2"] * 1e4,
+        "half_max_depth_mm": depth * 1e3,
+        "casing_mm": float(coil.points[:, 2].min()) * 1e3,
+        "cortex_depth_mm": (head.scalp_radius - head.cortex_radius) * 1e3,
+    }
+    return row, result, placed, head
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def write_table(rows, csv_path: Path, md_path: Path, notes: list[str]) -> None:
+    keys = [k for k, _ in _COLUMNS]
+    with open(csv_path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
+    lines = ["| " + " | ".join(h for _, h in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |")
+    lines += ["", "Assumptions:", *[f"- {n}" for n in notes], ""]
+    md_path.write_text("\n".join(lines))
+
+
+def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progress=None, pictures: bool = True):
+    """Run the demo and write ``out/``: summary.csv, summary.md, one PNG per coil and head.
+
+    ``progress`` is an optional callable taking a message per finished step.
+    """
+    from coils import list_coils, load_coil
+
+    jobs = []
+    for cid in list_coils():
+        species = load_coil(cid).metadata.get("species", "human")
+        for head in DEMO_HEADS.get(species, ("human",)):
+            jobs.append((cid, head))
+    rows = []
+    notes = [
+        "sphere heads: total E in a spherically symmetric conductor (independent of conductivities); "
+        "coil centred over the top of the head, handle along +y, coil bottom surface on the scalp",
+        "coils are wire models of the windings only: casings set the wire-to-scalp gap; iron cores, "
+        "lead wires and eddy currents in the casing are not modelled (see `efield coils`)",
+        "|E| at 100 % MSO uses the coil's default stimulator dI/dt where a measured value is published; "
+        "— where none is known (give --didt to `efield field`)",
+    ]
+    out = Path(out)
+    with staged_directory(out, force=force) as tmp:
+        for cid, head_name in jobs:
+            row, result, placed, head = coil_field_summary(cid, head_name, n_subdiv=n_subdiv)
+            rows.append(row)
+            if pictures:
+                from .plots import render_shell_field
+
+                render_shell_field(
+                    result.points, result.faces, result.magnitude, tmp / f"{cid}_{head_name}.png",
+                    segments=(placed.start, placed.end), title=f"{cid} on {head_name} sphere: |E| per A/µs",
+                    scalar_label="|E| (V/m per A/µs)", camera="oblique",
+                )
+            if progress:
+                progress(f"{cid} on {head_name}: peak {row['peak_vm_per_aus']:.3g} V/m per A/µs")
+        write_table(rows, tmp / "summary.csv", tmp / "summary.md", notes)
+        if pictures:
+            from .plots import bar_chart
+
+            bar_chart([f"{r['coil']}\n{r['head']}" for r in rows], [r["peak_vm_per_aus"] for r in rows],
+                      tmp / "peak_e_per_aus.png", ylabel="peak cortical |E| (V/m per A/µs)",
+                      title="Peak cortical |E| per A/µs, sphere heads")
+        (tmp / "summary.json").write_text(json.dumps({"rows": rows, "assumptions": notes}, indent=2))
+    return rows

@@ -1,0 +1,55 @@
+"""Summary numbers of a cortical field: peak, percentiles, focality and depth."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .fields import FieldResult, total_efield
+
+__all__ = ["weighted_percentile", "surface_metrics", "half_max_depth"]
+
+
+def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Percentile ``q`` (0–100) of ``values`` (n,) with ``weights`` (n,) (e.g. areas, m²)."""
+    order = np.argsort(values)
+    v, w = values[order], weights[order]
+    cum = np.cumsum(w) - 0.5 * w
+    return float(np.interp(q / 100.0 * w.sum(), cum, v))
+
+
+def surface_metrics(result: FieldResult) -> dict[str, float]:
+    """Peak, 99th and 99.9th area-weighted percentiles (V/m) and half-max area (m²) of |E|."""
+    mag = result.magnitude
+    areas = result.vertex_areas() if result.faces is not None else np.ones(len(mag))
+    peak = float(mag.max())
+    return {
+        "peak_vm": peak,
+        "p99_vm": weighted_percentile(mag, areas, 99.0),
+        "p999_vm": weighted_percentile(mag, areas, 99.9),
+        "half_max_area_m2": float(areas[mag >= 0.5 * peak].sum()) if result.faces is not None else float("nan"),
+        "peak_point_m": result.points[int(mag.argmax())].tolist(),
+    }
+
+
+def half_max_depth(coil, head, didt, peak_point, *, samples: int = 400, backend: str | None = None) -> float:
+    """Depth (m) below the cortical surface, along the radius through ``peak_point``, at which
+    |E| falls to half of its value at the cortical surface (linear interpolation between
+    ``samples`` points; NaN if it never does).
+
+    Parameters
+    ----------
+    peak_point : (3,) float array, metres — a point on the cortex (usually the |E| peak).
+    """
+    c = np.asarray(head.center, dtype=float)
+    d = np.asarray(peak_point, dtype=float) - c
+    d /= np.linalg.norm(d)
+    depth = np.linspace(0.0, head.cortex_radius, samples)
+    pts = c + (head.cortex_radius - depth)[:, None] * d
+    mag = np.linalg.norm(total_efield(coil, head, pts, didt, backend=backend), axis=1)
+    half = 0.5 * mag[0]
+    below = np.flatnonzero(mag < half)
+    if len(below) == 0:
+        return float("nan")
+    k = below[0]
+    f = (mag[k - 1] - half) / (mag[k - 1] - mag[k])
+    return float(depth[k - 1] + f * (depth[k] - depth[k - 1]))

@@ -1,0 +1,99 @@
+"""The command line: coils, field, demo (outputs, refusals, overwrite protection)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from efield.cli import main
+
+
+def _not_blank(path):
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    assert img.ndim == 3 and img.shape[0] > 100
+    colours = np.unique((img[..., :3] * 255).astype(int).reshape(-1, 3), axis=0)
+    assert len(colours) > 20, f"{path} looks blank"
+
+
+def test_coils_lists_presets():
+    from coils import list_coils
+
+    res = CliRunner().invoke(main, ["coils"])
+    assert res.exit_code == 0, res.output
+    for cid in list_coils():
+        assert cid in res.output
+    assert "A/µs" in res.output
+
+
+def test_field_writes_outputs_and_protects_them(tmp_path):
+    out = tmp_path / "run"
+    args = ["field", "--coil", "magstim_70mm_fig8", "--head", "human", "--didt", "100A/us",
+            "--out", str(out), "--subdiv", "3"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "peak |E| on the cortex" in res.output
+    for name in ("field.vtu", "field.png", "summary.json"):
+        assert (out / name).exists()
+    _not_blank(out / "field.png")
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code != 0 and "pass --force" in again.output
+    forced = CliRunner().invoke(main, args + ["--force"])
+    assert forced.exit_code == 0, forced.output
+
+
+def test_field_npz_at_mso(tmp_path):
+    out = tmp_path / "npz"
+    res = CliRunner().invoke(main, ["field", "--coil", "magventure_mcb70", "--mso", "50", "--format", "npz",
+                                    "--out", str(out), "--subdiv", "2"])
+    assert res.exit_code == 0, res.output
+    with np.load(out / "field.npz") as data:
+        assert data["efield_vm"].shape == data["points_m"].shape
+        assert np.isclose(float(data["didt_a_per_s"]), 0.5 * 155.33e6)
+
+
+def test_force_never_deletes_a_foreign_folder(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("precious")
+    res = CliRunner().invoke(main, ["field", "--coil", "magstim_70mm_fig8", "--didt", "1A/us", "--out", str(mine),
+                                    "--subdiv", "2", "--force"])
+    assert res.exit_code != 0 and "not written by efield" in res.output
+    assert (mine / "notes.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--coil", "nope"], "known"),
+        (["--coil", "magstim_70mm_fig8", "--didt", "100 bananas"], "--didt"),
+        (["--coil", "magstim_70mm_fig8", "--head", "dog"], "human"),
+        (["--coil", "magstim_70mm_fig8", "--didt", "1A/us", "--mso", "50"], "either --didt or --mso"),
+        (["--coil", "magstim_70mm_fig8", "--mso", "150"], "between 0 and 100"),
+    ],
+)
+def test_field_bad_input(tmp_path, args, match):
+    res = CliRunner().invoke(main, ["field", *args, "--out", str(tmp_path / "x"), "--subdiv", "2"])
+    assert res.exit_code != 0
+    assert match in res.output
+
+
+def test_demo_writes_table_and_pictures(tmp_path):
+    from coils import list_coils, load_coil
+
+    out = tmp_path / "demo"
+    res = CliRunner().invoke(main, ["demo", "--out", str(out), "--subdiv", "3"])
+    assert res.exit_code == 0, res.output
+    with open(out / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    expected = sum(1 if load_coil(c).metadata["species"] == "human" else 2 for c in list_coils())
+    assert len(rows) == expected
+    for r in rows:
+        assert float(r["peak_vm_per_aus"]) > 0
+        png = out / f"{r['coil']}_{r['head']}.png"
+        _not_blank(png)
+    assert (out / "summary.md").read_text().count("\n|") >= expected

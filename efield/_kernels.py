@@ -16,7 +16,7 @@ Straight segment, vector potential (exact)::
 ``atanh`` is summed as its Taylor series ``t (1 + t²/3 + t⁴/5 + ...)`` up to ``t^19``
 when ``t <= 0.15`` (truncation below 2e-18 relative, no ``log`` call, so the loop
 vectorises); the few pairs with ``t > 0.15`` (a point within about three segment lengths of
-the wire) get the exact ``log`` in a second, scalar pass.
+the wire) get the exact ``log((1 + t)/(1 − t))`` in a second, scalar pass over the stored t.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from ._jit import jit, prange
 
 #: above this t = L/S the series is replaced by the exact logarithm.
 T_SERIES_MAX = 0.15
+#: points per parallel work item (each item owns one scratch buffer)
+_CHUNK = 64
 
 
 @jit()
@@ -49,13 +51,18 @@ def _atanh2_series(t):
 
 
 @jit()
-def _segments_a_at(x, y, z, nx, ny, nz, length, cx, cy, cz):
-    """Sum over chain segments of w u 2 atanh(L/S) at one point (no mu0/4pi)."""
+def _segments_a_at(x, y, z, nx, ny, nz, length, cx, cy, cz, tbuf):
+    """Sum over chain segments of w u 2 atanh(L/S) at one point (no mu0/4pi).
+
+    ``tbuf`` (m,) is scratch space: the first, vectorised pass stores every t = L/S there and
+    sums the series terms; the second pass only reads it, and takes the exact logarithm for
+    the rare pairs with t > T_SERIES_MAX.
+    """
     m = length.shape[0]
     ax = 0.0
     ay = 0.0
     az = 0.0
-    n_far = 0
+    n_near = 0
     for k in range(m):
         dx0 = x - nx[k]
         dy0 = y - ny[k]
@@ -65,23 +72,18 @@ def _segments_a_at(x, y, z, nx, ny, nz, length, cx, cy, cz):
         dz1 = z - nz[k + 1]
         s = math.sqrt(dx0 * dx0 + dy0 * dy0 + dz0 * dz0) + math.sqrt(dx1 * dx1 + dy1 * dy1 + dz1 * dz1)
         t = length[k] / s
+        tbuf[k] = t
         near = t > T_SERIES_MAX
         f = 0.0 if near else _atanh2_series(t)
-        n_far += 1 if near else 0
+        n_near += 1 if near else 0
         ax += cx[k] * f
         ay += cy[k] * f
         az += cz[k] * f
-    if n_far:
+    if n_near:
         for k in range(m):
-            dx0 = x - nx[k]
-            dy0 = y - ny[k]
-            dz0 = z - nz[k]
-            dx1 = x - nx[k + 1]
-            dy1 = y - ny[k + 1]
-            dz1 = z - nz[k + 1]
-            s = math.sqrt(dx0 * dx0 + dy0 * dy0 + dz0 * dz0) + math.sqrt(dx1 * dx1 + dy1 * dy1 + dz1 * dz1)
-            if length[k] > T_SERIES_MAX * s:
-                f = math.log((s + length[k]) / (s - length[k]))
+            t = tbuf[k]
+            if t > T_SERIES_MAX:
+                f = math.log((1.0 + t) / (1.0 - t))
                 ax += cx[k] * f
                 ay += cy[k] * f
                 az += cz[k] * f
@@ -156,12 +158,16 @@ def _dipoles_b_at(x, y, z, qx, qy, qz, mx, my, mz):
 @jit(parallel=True)
 def vector_potential(px, py, pz, nx, ny, nz, length, cx, cy, cz, qx, qy, qz, mx, my, mz, ox, oy, oz):
     """A/(mu0/4pi) per ampere of wires (chain layout) and dipoles at points; writes ox, oy, oz."""
-    for i in prange(px.shape[0]):
-        ax, ay, az = _segments_a_at(px[i], py[i], pz[i], nx, ny, nz, length, cx, cy, cz)
-        dx, dy, dz = _dipoles_a_at(px[i], py[i], pz[i], qx, qy, qz, mx, my, mz)
-        ox[i] = ax + dx
-        oy[i] = ay + dy
-        oz[i] = az + dz
+    n = px.shape[0]
+    n_chunks = (n + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        tbuf = np.empty(length.shape[0])
+        for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
+            ax, ay, az = _segments_a_at(px[i], py[i], pz[i], nx, ny, nz, length, cx, cy, cz, tbuf)
+            dx, dy, dz = _dipoles_a_at(px[i], py[i], pz[i], qx, qy, qz, mx, my, mz)
+            ox[i] = ax + dx
+            oy[i] = ay + dy
+            oz[i] = az + dz
 
 
 @jit(parallel=True)

@@ -54,7 +54,32 @@ def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.ascontiguousarray(a[:, j], dtype=np.float64) for j in range(3))
 
 
+def _split_long(start: np.ndarray, end: np.ndarray, weight: np.ndarray):
+    """Cut segments much longer than the typical one into equal collinear pieces.
+
+    Exact for both A and B (they are integrals along the line), and it keeps t = L/S small for
+    points near long lead or crossover wires, so the kernels stay on their vectorised path.
+    """
+    length = np.linalg.norm(end - start, axis=1)
+    if len(length) == 0:
+        return start, end, weight
+    piece = 2.0 * float(np.median(length[length > 0])) if np.any(length > 0) else 1.0
+    counts = np.where(length > 1.5 * piece, np.ceil(length / piece).astype(np.int64), 1)
+    if np.all(counts == 1):
+        return start, end, weight
+    idx = np.repeat(np.arange(len(start)), counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    k = np.arange(len(idx)) - first
+    frac0 = (k / counts[idx])[:, None]
+    frac1 = ((k + 1) / counts[idx])[:, None]
+    d = end[idx] - start[idx]
+    new_start = start[idx] + frac0 * d
+    new_end = np.where(frac1 == 1.0, end[idx], start[idx] + frac1 * d)
+    return new_start, new_end, weight[idx]
+
+
 def _build(start: np.ndarray, end: np.ndarray, weight: np.ndarray, pos: np.ndarray, mom: np.ndarray) -> WireLayout:
+    start, end, weight = _split_long(start, end, weight)
     n = len(start)
     if n:
         breaks = np.ones(n, dtype=bool)

@@ -197,3 +197,17 @@ def test_bad_didt_is_refused(didt, match):
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="backend must be one of"):
         magnetic_field(loop_coil(), [[0, 0, 0]], backend="gpu")
+
+
+def test_long_wires_are_split_exactly(backend):
+    # A square loop whose sides are 30× longer than its short stubs: the layout cuts the long
+    # sides into collinear pieces; A must still equal the numerical line integral.
+    corners = np.array([[0, 0, 0.1], [0.06, 0, 0.1], [0.06, 0.06, 0.1], [0, 0.06, 0.1]])
+    stubs = np.linspace(corners[3], corners[0], 31)
+    start = np.concatenate([corners[:3], stubs[:-1]])
+    end = np.concatenate([corners[1:4], stubs[1:]])
+    coil = Coil("square", start, end, np.ones(len(start)))
+    pts = np.array([[0.03, 0.002, 0.1], [0.03, 0.03, 0.09], [0.061, 0.03, 0.1]])
+    ref = sum(_a_quad(a, b, p)[None] * (np.arange(len(pts)) == i)[:, None]
+              for a, b in zip(start, end) for i, p in enumerate(pts))
+    assert_allclose(vector_potential(coil, pts, backend=backend), ref, rtol=1e-11, atol=1e-12 * np.abs(ref).max())

@@ -265,3 +265,31 @@ def sphere_dipoles_hvh(px, py, pz, c0, c1, c2, qx, qy, qz, mx, my, mz, ox, oy, o
 
 def empty_like_points(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.empty(n), np.empty(n), np.empty(n)
+
+
+@jit(parallel=True)
+def segment_distance(px, py, pz, ax, ay, az, bx, by, bz, out_dist, out_index):
+    """Minimum distance (m) from each point to the segments a→b, and the index of the nearest."""
+    m = ax.shape[0]
+    for i in prange(px.shape[0]):
+        best = np.inf
+        arg = -1
+        for k in range(m):
+            dx = bx[k] - ax[k]
+            dy = by[k] - ay[k]
+            dz = bz[k] - az[k]
+            rx = px[i] - ax[k]
+            ry = py[i] - ay[k]
+            rz = pz[i] - az[k]
+            l2 = dx * dx + dy * dy + dz * dz
+            t = (rx * dx + ry * dy + rz * dz) / l2 if l2 > 0.0 else 0.0
+            t = min(max(t, 0.0), 1.0)
+            ex = rx - t * dx
+            ey = ry - t * dy
+            ez = rz - t * dz
+            d2 = ex * ex + ey * ey + ez * ez
+            if d2 < best:
+                best = d2
+                arg = k
+        out_dist[i] = math.sqrt(best)
+        out_index[i] = arg

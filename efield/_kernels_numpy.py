@@ -126,3 +126,16 @@ def sphere_dipoles_hvh(px, py, pz, c0, c1, c2, qx, qy, qz, mx, my, mz, ox, oy, o
         term = big_f[..., None] * np.cross(r, m[None]) - mgf[..., None] * np.cross(r, r0[None])
         out[sl] = (term / (big_f**2)[..., None]).sum(axis=1)
     ox[:], oy[:], oz[:] = out.T
+
+
+def segment_distance(px, py, pz, ax, ay, az, bx, by, bz, out_dist, out_index):
+    points = np.stack([px, py, pz], axis=1)
+    a = np.stack([ax, ay, az], axis=1)
+    d = np.stack([bx, by, bz], axis=1) - a
+    l2 = np.einsum("ij,ij->i", d, d)
+    for sl in _chunks(len(points)):
+        p = points[sl, None, :] - a[None]
+        t = np.clip(np.divide(np.einsum("nmk,mk->nm", p, d), l2, out=np.zeros((len(p), len(a))), where=l2 > 0), 0, 1)
+        dist = np.linalg.norm(p - t[..., None] * d[None], axis=2)
+        out_index[sl] = dist.argmin(axis=1)
+        out_dist[sl] = dist.min(axis=1)

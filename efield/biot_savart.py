@@ -50,22 +50,16 @@ def kernels(backend: str | None = None):
     return importlib.import_module(_BACKENDS[name])
 
 
-def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray, backend=None):
     """Min distance (n,) metres from each point to the segments a→b, and the nearest index."""
-    d = b - a
-    l2 = np.einsum("ij,ij->i", d, d)
-    best = np.full(len(points), np.inf)
-    arg = np.zeros(len(points), dtype=np.int64)
-    for lo in range(0, len(points), 256):
-        p = points[lo:lo + 256, None, :] - a[None]
-        t = np.clip(np.divide(np.einsum("nmk,mk->nm", p, d), l2, out=np.zeros((len(p), len(a))), where=l2 > 0), 0, 1)
-        dist = np.linalg.norm(p - t[..., None] * d[None], axis=2)
-        arg[lo:lo + 256] = dist.argmin(axis=1)
-        best[lo:lo + 256] = dist.min(axis=1)
-    return best, arg
+    dist = np.empty(len(points))
+    idx = np.empty(len(points), dtype=np.int64)
+    kernels(backend).segment_distance(*_split(points), *_split(a), *_split(b), dist, idx)
+    return dist, idx
 
 
-def check_clearance(coil, points: np.ndarray, clearance: float = WIRE_CLEARANCE, name: str = "points") -> None:
+def check_clearance(coil, points: np.ndarray, clearance: float = WIRE_CLEARANCE, name: str = "points",
+                    backend: str | None = None) -> None:
     """Raise ``ValueError`` if a point lies within ``clearance`` (m) of a wire or dipole.
 
     Only points inside the sources' bounding box grown by 1 mm are measured, so points in a
@@ -81,7 +75,7 @@ def check_clearance(coil, points: np.ndarray, clearance: float = WIRE_CLEARANCE,
     checks = []
     if coil.n_segments:
         real = coil.weight != 0
-        dist, idx = _segment_distance(p, coil.start[real], coil.end[real])
+        dist, idx = _segment_distance(p, coil.start[real], coil.end[real], backend)
         checks.append(("a wire (segment", dist, np.flatnonzero(real)[idx]))
     if coil.n_dipoles:
         dd = np.linalg.norm(p[:, None, :] - coil.dipole_position[None], axis=2)
@@ -104,7 +98,7 @@ def _split(points: np.ndarray):
 
 def _run(kernel_name: str, coil, points, backend) -> np.ndarray:
     pts = as_points(points)
-    check_clearance(coil, pts)
+    check_clearance(coil, pts, backend=backend)
     lay = wire_layout(coil)
     mod = kernels(backend)
     out = np.empty((3, len(pts)))

@@ -96,7 +96,7 @@ def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, sub
     from meshes import sphere_head
 
     from ._io import staged_directory
-    from .demo import standard_pose
+    from .fields import standard_pose
     from .fields import cortex_field
     from .metrics import half_max_depth, surface_metrics
 
@@ -155,6 +155,140 @@ def _write_field(result, path: Path) -> None:
     mesh.write(path)
 
 
+def _setup_options(prefix: str, help_who: str):
+    """Shared options describing one set-up (species, coil, stimulator, gap, RMT)."""
+
+    def deco(f):
+        opts = [
+            click.option(f"--{prefix}coil", default=None, help=f"{help_who} coil: preset id (default: declared default)."),
+            click.option(f"--{prefix}stimulator", default=None, help=f"{help_who} stimulator (see `efield stimulators`)."),
+            click.option(f"--{prefix}rmt", type=float, default=None,
+                         help=f"{help_who} resting motor threshold in % MSO (default: derived, an assumption)."),
+        ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return deco
+
+
+@main.command("stimulators")
+@click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Extra stimulator CSV (same columns as efield/data/stimulators.csv).")
+def stimulators_cmd(table):
+    """List stimulator + coil pairs with dI/dt at 100 % MSO and their sources."""
+    from .stimulators import load_stimulator_table
+
+    for p in load_stimulator_table(table):
+        per = f"{p.period * 1e6:.0f} µs" if p.period else "—"
+        click.echo(f"{p.stimulator:24s} {p.coil:22s} {p.didt_max_aus:8.2f} A/µs  period {per:7s} {p.flag}: {p.source}")
+
+
+@main.command("dose")
+@click.option("--species", "--head", "head", default="human", show_default=True, help="Sphere head: human, rat, mouse.")
+@click.option("--intensity", required=True, help="e.g. 60%MSO, 120%RMT, 155A/us, 1.2T, 80V/m, 23-25%MSO, 25;50%MSO.")
+@click.option("--coil", default=None, help="Preset id (default: the species' default coil).")
+@click.option("--stimulator", default=None, help="Stimulator name (default: the coil's own).")
+@click.option("--rmt", type=float, default=None, help="Subject's resting motor threshold, % MSO.")
+@click.option("--gap", "gap_mm", type=float, default=0.0, show_default=True, help="Coil–scalp gap (mm).")
+@click.option("--depth", "depth_mm", type=float, default=None, help="Target depth below the scalp (mm; default: cortex).")
+@click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as_json):
+    """Cortical E of one protocol: E at the target, peak, percentiles, depth and area above half peak."""
+    from .dose import dose
+    from .translate import destination_setup
+
+    try:
+        setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table)
+        if depth_mm is not None:
+            from dataclasses import replace
+
+            setup = replace(setup, target_depth=depth_mm * 1e-3)
+        results = dose(setup, intensity)
+    except ValueError as exc:
+        _fail(exc)
+    rows = []
+    for d in results:
+        row = {
+            "intensity": str(d.intensity), "didt_aus": d.didt / 1e6,
+            "didt_aus_band": [d.didt_band[0] / 1e6, d.didt_band[1] / 1e6],
+            "e_target_vm": d.e_target, "e_target_vm_band": list(d.e_target_band),
+            "e_target_normal_vm": d.e_target_normal, "peak_vm": d.peak, "p99_vm": d.p99, "p999_vm": d.p999,
+            "half_max_depth_mm": d.half_max_depth_m * 1e3, "half_max_area_cm2": d.half_max_area_m2 * 1e4,
+            "mso": d.mso, "rmt_pct": d.rmt_pct, "setup": setup.describe(), "assumptions": list(d.assumptions),
+        }
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        band = r["e_target_vm_band"]
+        band_txt = f" [{band[0]:.3g}–{band[1]:.3g}]" if band[1] > band[0] else ""
+        click.echo(f"{r['intensity']}: dI/dt {r['didt_aus']:.4g} A/µs"
+                   + (f" = {r['mso']:.3g} % MSO" if r["mso"] is not None else "")
+                   + (f" = {r['rmt_pct']:.3g} % RMT" if r["rmt_pct"] is not None else ""))
+        click.echo(f"  E at target {r['e_target_vm']:.4g}{band_txt} V/m (normal to cortex {r['e_target_normal_vm']:.3g}); "
+                   f"peak {r['peak_vm']:.4g}, 99th {r['p99_vm']:.4g}, 99.9th {r['p999_vm']:.4g} V/m")
+        click.echo(f"  half-peak depth {r['half_max_depth_mm']:.2f} mm, cortex area above half peak {r['half_max_area_cm2']:.3g} cm²")
+        click.echo(f"  set-up: {r['setup']}")
+        for a in r["assumptions"]:
+            click.echo(f"  assumption: {a}")
+
+
+@main.command("translate")
+@click.argument("table", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "to", default="human", show_default=True, help="Destination species: human, rat, mouse.")
+@_setup_options("", "Destination")
+@click.option("--from", "source", default=None, help="Source species for one protocol (without TABLE).")
+@click.option("--intensity", default=None, help="Source intensity for one protocol, e.g. 30%MSO.")
+@click.option("--from-coil", default=None, help="Source coil (default: not reported → band over declared coils).")
+@click.option("--from-stimulator", default=None, help="Source stimulator (default: not reported).")
+@click.option("--from-rmt", type=float, default=None, help="Source motor threshold, % MSO.")
+@click.option("--stimulators", "stim_table", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_dir", default="efield-translate", show_default=True, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing output directory written by efield.")
+def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil, from_stimulator, from_rmt,
+                  stim_table, out_dir, force):
+    """Translate protocols to another species: one protocol (--from, --intensity) or a CSV TABLE."""
+    from ._io import staged_directory
+    from .batch import read_protocols, translate_rows, write_translation
+
+    if table is None:
+        if not (source and intensity):
+            raise click.UsageError("give a protocol TABLE, or --from SPECIES and --intensity for one protocol")
+        fieldnames = ["species", "intensity", "intensity_unit", "coil", "stimulator"]
+        rows = [{"species": source, "intensity": intensity, "intensity_unit": "",
+                 "coil": from_coil or "not reported", "stimulator": from_stimulator or "not reported"}]
+    else:
+        try:
+            fieldnames, rows = read_protocols(table)
+        except ValueError as exc:
+            _fail(exc)
+    if table is None and from_rmt is not None:
+        rows[0]["rmt_mso"] = from_rmt
+    click.echo(f"translating {len(rows)} protocol row(s) to {to}", err=True)
+    with click.progressbar(length=len(rows), label="rows", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.update(done - bar.pos)
+
+        try:
+            out_rows = translate_rows(rows, to, coil=coil, stimulator=stimulator, rmt=rmt,
+                                      stimulator_table=stim_table, progress=progress)
+        except ValueError as exc:
+            _fail(exc)
+    try:
+        with staged_directory(out_dir, force=force) as tmp:
+            write_translation(tmp, fieldnames, out_rows, to)
+    except FileExistsError as exc:
+        _fail(exc)
+    n_ok = sum(r["status"] == "translated" for r in out_rows)
+    click.echo((Path(out_dir) / "translated.md").read_text())
+    click.echo(f"{len(rows)} input rows -> {len(out_rows)} output rows: {n_ok} translated, "
+               f"{len(out_rows) - n_ok} not translatable; wrote {out_dir}/translated.csv, translated.md, "
+               "translated.png, assumptions.md")
+
+
 @main.command("demo")
 @click.option("--out", "out_dir", default="efield-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace an existing demo output directory.")
@@ -171,6 +305,9 @@ def demo_cmd(out_dir, force, subdiv):
     except FileExistsError as exc:
         _fail(exc)
     click.echo((Path(out_dir) / "summary.md").read_text())
+    click.echo("Published protocols translated to human-equivalent doses "
+               f"({out_dir}/translation/translated.md, .csv, .png, assumptions.md):")
+    click.echo((Path(out_dir) / "translation" / "translated.md").read_text())
     return rows
 
 

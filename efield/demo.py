@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import staged_directory
+from .fields import standard_pose
 from .units import A_PER_US
 
 __all__ = ["run_demo", "standard_pose", "coil_field_summary", "DEMO_HEADS"]
@@ -26,14 +27,6 @@ _COLUMNS = [
     ("half_max_area_cm2", "cortex area ≥ ½ peak (cm²)"), ("half_max_depth_mm", "depth of ½ peak (mm)"),
     ("casing_mm", "lowest wire above scalp (mm)"), ("cortex_depth_mm", "cortex depth (mm)"),
 ]
-
-
-def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0) -> np.ndarray:
-    """Pose (4×4, metres) of a coil centred over the top (+z) of a sphere head, handle along ``handle``."""
-    from coils import coil_pose
-
-    top = np.asarray(head.center, dtype=float) + [0.0, 0.0, head.scalp_radius]
-    return coil_pose(top, (0.0, 0.0, 1.0), handle, distance)
 
 
 def coil_field_summary(coil_id: str, head_name: str, *, n_subdiv: int = 5, backend=None):
@@ -141,4 +134,19 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
                       tmp / "peak_e_per_aus.png", ylabel="peak cortical |E| (V/m per A/µs)",
                       title="Peak cortical |E| per A/µs, sphere heads")
         (tmp / "summary.json").write_text(json.dumps({"rows": rows, "assumptions": notes}, indent=2))
+        _demo_translation(tmp / "translation", progress)
     return rows
+
+
+def _demo_translation(out: Path, progress=None) -> None:
+    """Translate the bundled table of published protocols to human-equivalent doses."""
+    from .batch import BUNDLED_PROTOCOLS, read_protocols, translate_rows, write_translation
+
+    out.mkdir()
+    fieldnames, rows = read_protocols(BUNDLED_PROTOCOLS)
+    out_rows = translate_rows(rows, "human")
+    write_translation(out, fieldnames, out_rows, "human")
+    if progress:
+        n_ok = sum(r["status"] == "translated" for r in out_rows)
+        progress(f"published protocols -> human: {len(rows)} rows, {n_ok} of {len(out_rows)} output rows translated "
+                 "(translation/translated.md)")

@@ -15,7 +15,7 @@ import numpy as np
 from ._validation import as_points, as_scalar
 from .sphere import source_distance, sphere_efield
 
-__all__ = ["FieldResult", "total_efield", "cortex_field", "check_coil_outside"]
+__all__ = ["FieldResult", "total_efield", "cortex_field", "check_coil_outside", "standard_pose"]
 
 
 def _is_sphere_head(head) -> bool:
@@ -149,3 +149,11 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
         "model": "analytic spherical conductor (Heller & van Hulsteyn 1992; Eaton 1992)",
     }
     return FieldResult(surf.vertices, e, float(didt), surf.normals, surf.faces, info)
+
+
+def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0) -> np.ndarray:
+    """Pose (4×4, metres) of a coil centred over the top (+z) of a sphere head, handle along ``handle``."""
+    from coils import coil_pose
+
+    top = np.asarray(head.center, dtype=float) + [0.0, 0.0, head.scalp_radius]
+    return coil_pose(top, (0.0, 0.0, 1.0), handle, distance)

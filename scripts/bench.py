@@ -62,7 +62,7 @@ def main():
 
     from coils import load_coil
     from efield import magnetic_field, primary_efield, total_efield
-    from efield.demo import standard_pose
+    from efield.fields import standard_pose
     from efield.sphere import quadrature_order, source_distance
     from meshes import sphere_head
 

@@ -1,0 +1,250 @@
+"""Dosimetry of one protocol: set-up + intensity → cortical E metrics (V/m), with assumptions.
+
+Everything is linear in dI/dt: the field of a set-up is computed once per ampere-per-second
+(cached) and scaled.  Intensities convert to dI/dt as follows (see :mod:`efield.stimulators`):
+
+* ``%MSO``  → % × dI/dt_max of the stimulator + coil pair (measured, or estimated and flagged);
+* ``%RMT``  → % × the motor threshold in %MSO (given per subject, else derived from the species'
+  motor-threshold cortical E, an assumption named in the output);
+* ``A/µs``  → as given;
+* ``T``     → peak |B| at the centre of the coil's bottom surface ÷ |B| per ampere there, times
+  2π / waveform period;
+* ``V/m``   → the cortical E at the target itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .intensity import Intensity, parse_intensity
+from .stimulators import DEFAULT_PERIOD_S, StimulatorPair, b_per_ampere, didt_from_peak_b, stimulator_pair
+
+__all__ = ["Setup", "Dose", "dose", "unit_field", "threshold_e", "setup_rmt_mso", "defaults", "DoseError"]
+
+_DEFAULTS = Path(__file__).parent / "data" / "translation_defaults.toml"
+
+
+class DoseError(ValueError):
+    """An intensity cannot be converted for this set-up (the message says why)."""
+
+
+@functools.lru_cache(maxsize=1)
+def defaults() -> dict:
+    """The declared defaults (``efield/data/translation_defaults.toml``)."""
+    with open(_DEFAULTS, "rb") as fh:
+        return tomllib.load(fh)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where and how a coil is used.
+
+    Attributes
+    ----------
+    head : str — sphere head name: "human", "rat", "mouse".
+    coil : str — preset id.
+    stimulator : str or None — stimulator name (None: the coil's own default).
+    gap : float, metres — extra distance between the coil's bottom surface and the scalp.
+    target_depth : float or None, metres — target depth below the scalp (None: the cortical
+        surface), on the radius through the cortical hot spot: the coil is assumed to be held so
+        that its hot spot lies over the target (under the centre of a figure-8, under the winding of
+        a round coil; the centre of a round coil induces no field).
+    rmt_mso : float or None, percent — the subject's resting motor threshold on this stimulator and
+        coil (None: derived from the species' threshold E, an assumption).
+    stimulator_table : str or None — path of a user stimulator CSV.
+    """
+
+    head: str = "human"
+    coil: str = "magstim_70mm_fig8"
+    stimulator: str | None = None
+    gap: float = 0.0
+    target_depth: float | None = None
+    rmt_mso: float | None = None
+    stimulator_table: str | None = None
+
+    def describe(self) -> str:
+        stim = self.stimulator or "its default stimulator"
+        depth = "cortical surface" if self.target_depth is None else f"{self.target_depth * 1e3:.1f} mm deep"
+        gap = f", {self.gap * 1e3:g} mm coil-scalp gap" if self.gap else ""
+        return f"{self.head} sphere, {self.coil} on {stim}{gap}, target {depth} under the coil's hot spot"
+
+
+@dataclass(frozen=True)
+class UnitField:
+    """Cortical metrics of a set-up per unit dI/dt (V/m per A/s) and its geometry."""
+
+    e_target: float
+    e_target_normal: float
+    peak: float
+    p99: float
+    p999: float
+    half_max_area_m2: float
+    half_max_depth_m: float
+    target_point: tuple
+    b_ref_per_ampere: float
+
+
+@functools.lru_cache(maxsize=256)
+def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n_subdiv: int) -> UnitField:
+    from coils import load_coil
+    from meshes import sphere_head
+
+    from .fields import cortex_field, standard_pose, total_efield
+    from .metrics import half_max_depth, surface_metrics
+
+    head = sphere_head(head_name)
+    coil = load_coil(coil_id)
+    placed = coil.placed(standard_pose(head, distance=gap))
+    res = cortex_field(placed, head, 1.0, n_subdiv=n_subdiv)
+    m = surface_metrics(res)
+    depth = head.scalp_radius - head.cortex_radius if target_depth is None else float(target_depth)
+    if not 0 <= depth < head.scalp_radius:
+        raise DoseError(f"target_depth must lie inside the {head_name} head (0 to {head.scalp_radius * 1e3:.1f} mm); "
+                        f"got {depth * 1e3:.2f} mm")
+    # the coil is held so that its cortical hot spot lies over the target: the target is on the
+    # radius through the peak |E| point of the cortex (under the centre of a figure-8, under the
+    # winding of a round coil)
+    normal = np.asarray(m["peak_point_m"]) - head.center
+    normal = normal / np.linalg.norm(normal)
+    target = np.asarray(head.center) + (head.scalp_radius - depth) * normal
+    e = total_efield(placed, head, target[None], 1.0)[0]
+    return UnitField(
+        e_target=float(np.linalg.norm(e)), e_target_normal=float(e @ normal),
+        peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],
+        half_max_depth_m=half_max_depth(placed, head, 1.0, m["peak_point_m"]),
+        target_point=tuple(target.tolist()), b_ref_per_ampere=b_per_ampere(coil),
+    )
+
+
+def unit_field(setup: Setup, n_subdiv: int = 4) -> UnitField:
+    """Metrics of ``setup`` per unit dI/dt (cached)."""
+    return _unit_field_cached(setup.head, setup.coil, float(setup.gap), setup.target_depth, n_subdiv)
+
+
+def _pair(setup: Setup) -> StimulatorPair:
+    return stimulator_pair(setup.coil, setup.stimulator, table_path=setup.stimulator_table)
+
+
+@functools.lru_cache(maxsize=16)
+def threshold_e(species: str) -> tuple[float, float, float, str]:
+    """Motor-threshold cortical E (nominal, low, high) in V/m for ``species``, and how it was obtained."""
+    spec = defaults()["threshold"].get(species)
+    if spec is None:
+        raise DoseError(f"no motor threshold is declared for species {species!r}; give --rmt")
+    if "same_e_as" in spec:
+        e, lo, hi, how = threshold_e(spec["same_e_as"])
+        return e, lo, hi, f"motor-threshold E of {species} = that of {spec['same_e_as']} ({spec['flag']}: {spec['source']}); {how}"
+    ref = Setup(head=species, coil=spec["coil"], stimulator=spec["stimulator"])
+    per = unit_field(ref).e_target * _pair(ref).didt_max / 100.0  # V/m per % MSO
+    how = (f"{species} motor-threshold E = E at the cortex under {spec['coil']} on {spec['stimulator']} at RMT "
+           f"{spec['rmt_mso']:g} % MSO (band {spec['rmt_mso_low']:g}-{spec['rmt_mso_high']:g}; {spec['flag']}: {spec['source']})")
+    return per * spec["rmt_mso"], per * spec["rmt_mso_low"], per * spec["rmt_mso_high"], how
+
+
+def setup_rmt_mso(setup: Setup) -> tuple[float, float, float, str]:
+    """Resting motor threshold (nominal, low, high) in % MSO for ``setup`` and its provenance."""
+    if setup.rmt_mso is not None:
+        return setup.rmt_mso, setup.rmt_mso, setup.rmt_mso, f"RMT {setup.rmt_mso:g} % MSO (given)"
+    e, lo, hi, how = threshold_e(setup.head)
+    per = unit_field(setup).e_target * _pair(setup).didt_max / 100.0
+    return e / per, lo / per, hi / per, f"RMT derived from the threshold E: {how}"
+
+
+@dataclass(frozen=True)
+class Dose:
+    """Cortical E of one protocol point (values at the nominal intensity; ``*_band`` = (low, high)).
+
+    Units: didt A/s; E values V/m; mso and rmt percent; areas m²; depths m.
+    """
+
+    setup: Setup
+    intensity: Intensity
+    didt: float
+    didt_band: tuple[float, float]
+    e_target: float
+    e_target_band: tuple[float, float]
+    e_target_normal: float
+    peak: float
+    p99: float
+    p999: float
+    half_max_area_m2: float
+    half_max_depth_m: float
+    mso: float | None
+    rmt_pct: float | None
+    assumptions: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _didt_of(setup: Setup, kind: str, value: float, notes: list[str]) -> float:
+    """dI/dt (A/s) of one intensity value for ``setup``; appends the assumptions it used."""
+    if kind == "didt":
+        return value
+    if kind == "e_field":
+        return value / unit_field(setup).e_target
+    if kind == "b_peak":
+        from coils import load_coil
+
+        try:
+            pair = _pair(setup)
+            period = pair.period
+        except ValueError:
+            period = None
+        if period is None:
+            period = DEFAULT_PERIOD_S
+            notes.append(f"waveform period {period * 1e6:.0f} µs assumed (MagPro X100 + MC-B70 measurement)")
+        notes.append(f"peak B taken at the centre of the coil's bottom surface "
+                     f"({unit_field(setup).b_ref_per_ampere * 1e3:.4g} mT per A for {setup.coil}); damped-cosine pulse")
+        return didt_from_peak_b(load_coil(setup.coil), value, period)
+    pair = _pair(setup)
+    notes.append(pair.describe())
+    if kind == "mso":
+        return pair.didt_max * value / 100.0
+    if kind == "rmt":
+        rmt, _, _, how = setup_rmt_mso(setup)
+        notes.append(how)
+        return pair.didt_max * rmt / 100.0 * value / 100.0
+    raise DoseError(f"intensity kind {kind!r} cannot be converted")
+
+
+def dose(setup: Setup, intensity) -> list[Dose]:
+    """Cortical dose of ``intensity`` (text or :class:`Intensity`) for ``setup``: one :class:`Dose`
+    per listed value; a range gives one Dose whose bands span it."""
+    inten = intensity if isinstance(intensity, Intensity) else parse_intensity(intensity)
+    out = []
+    for point in inten.points:
+        notes: list[str] = []
+        lo = _didt_of(setup, point.kind, point.low, notes)
+        hi = _didt_of(setup, point.kind, point.high, [])
+        mid = _didt_of(setup, point.kind, point.nominal, [])
+        uf = unit_field(setup)
+        try:
+            pair = _pair(setup)
+            mso = 100.0 * mid / pair.didt_max
+        except ValueError:
+            pair, mso = None, None
+        rmt_pct = None
+        if pair is not None:
+            try:
+                rmt, _, _, how = setup_rmt_mso(setup)
+                rmt_pct = 100.0 * mso / rmt
+                if point.kind != "rmt":
+                    notes.append(how)
+            except ValueError:
+                pass
+        notes.append(f"head: {setup.describe()}; sphere model (conductivity-independent)")
+        out.append(Dose(
+            setup=setup, intensity=point, didt=mid, didt_band=(lo, hi),
+            e_target=uf.e_target * mid, e_target_band=(uf.e_target * lo, uf.e_target * hi),
+            e_target_normal=uf.e_target_normal * mid, peak=uf.peak * mid, p99=uf.p99 * mid, p999=uf.p999 * mid,
+            half_max_area_m2=uf.half_max_area_m2, half_max_depth_m=uf.half_max_depth_m,
+            mso=mso, rmt_pct=rmt_pct, assumptions=tuple(dict.fromkeys(notes)),
+        ))
+    return out
+
+
+def with_gap(setup: Setup, gap: float) -> Setup:
+    return replace(setup, gap=gap)

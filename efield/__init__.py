@@ -18,9 +18,20 @@ _EXPORTS = {
     "total_efield": "efield.fields",
     "cortex_field": "efield.fields",
     "FieldResult": "efield.fields",
+    "standard_pose": "efield.fields",
+    "Intensity": "efield.intensity",
+    "parse_intensity": "efield.intensity",
+    "Setup": "efield.dosimetry",
+    "dose": "efield.dosimetry",
+    "translate": "efield.translation",
+    "plausible_setups": "efield.translation",
+    "destination_setup": "efield.translation",
+    "stimulator_pair": "efield.stimulators",
+    "self_inductance": "efield.inductance",
 }
 
-_SUBMODULES = {"metrics", "plots", "sphere", "biot_savart", "fields", "units", "inductance", "demo", "cli"}
+_SUBMODULES = {"metrics", "plots", "sphere", "biot_savart", "fields", "units", "inductance", "demo", "cli",
+               "intensity", "stimulators", "batch"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -11,9 +11,9 @@ import csv
 import io
 from pathlib import Path
 
-from .dose import DoseError
+from .dosimetry import DoseError
 from .intensity import IntensityError, parse_intensity
-from .translate import Band, destination_setup, plausible_setups, translate
+from .translation import Band, destination_setup, plausible_setups, translate
 
 __all__ = ["read_protocols", "translate_rows", "write_translation", "ADDED_COLUMNS", "BUNDLED_PROTOCOLS"]
 
@@ -183,10 +183,10 @@ def _figure(out_rows: list[dict], path: Path, to: str) -> None:
                         for i, r in done], fontsize=7)
     ax.axvline(100, color="grey", ls="--", lw=1)
     ax.set_xscale("log")
-    ax.set_xlabel(f"{to}-equivalent intensity (% MSO of the destination stimulator; bars: plausible range)")
+    ax.set_xlabel(f"{to}-equivalent % MSO (bars: plausible range)")
     ax.set_title(f"Published protocols translated to {to}")
     if done:
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="lower left", fontsize=8)
     ax.invert_yaxis()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -196,8 +196,8 @@ def stimulators_cmd(table):
 @click.option("--json", "as_json", is_flag=True)
 def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as_json):
     """Cortical E of one protocol: E at the target, peak, percentiles, depth and area above half peak."""
-    from .dose import dose
-    from .translate import destination_setup
+    from .dosimetry import dose
+    from .translation import destination_setup
 
     try:
         setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table)

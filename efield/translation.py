@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .dose import Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, threshold_e, unit_field
+from .dosimetry import Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, threshold_e, unit_field
 from .intensity import Intensity, parse_intensity
 from .stimulators import stimulator_pair
 

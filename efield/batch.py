@@ -75,13 +75,14 @@ def _is_in_vitro(row: dict) -> bool:
 
 
 def translate_rows(rows: list[dict], to: str = "human", *, coil: str | None = None, stimulator: str | None = None,
-                   rmt: float | None = None, stimulator_table: str | None = None, progress=None) -> list[dict]:
+                   rmt: float | None = None, stimulator_table: str | None = None, head_model: str = "sphere",
+                   progress=None) -> list[dict]:
     """Translate every row; returns the output rows (input columns + :data:`ADDED_COLUMNS`)."""
     dest = destination_setup(to, coil, stimulator, rmt_mso=rmt, stimulator_table=stimulator_table)
     out = []
     for i, row in enumerate(rows):
         try:
-            out.extend(_translate_row(row, dest, stimulator_table))
+            out.extend(_translate_row(row, dest, stimulator_table, head_model))
         except (DoseError, IntensityError, ValueError) as exc:  # a bad row never stops the others
             out.append(_untranslatable(row, f"error: {exc}"))
         if progress:
@@ -89,15 +90,14 @@ def translate_rows(rows: list[dict], to: str = "human", *, coil: str | None = No
     return out
 
 
-def _translate_row(row: dict, dest, stimulator_table) -> list[dict]:
+def _translate_row(row: dict, dest, stimulator_table, head_model="sphere") -> list[dict]:
     species = str(row.get("species", "")).strip().lower()
     text, unit = str(row.get("intensity") or "").strip(), str(row.get("intensity_unit") or "").strip()
     if _is_in_vitro(row):
-        return [_untranslatable(row, "in vitro (cells in a culture dish): a dish model is needed; "
-                                     "sphere heads do not apply")]
+        species = "cells"
     if not text:
         return [_untranslatable(row, "intensity not reported")]
-    if species not in ("human", "rat", "mouse"):
+    if species not in ("human", "rat", "mouse", "cells"):
         return [_untranslatable(row, f"species {species!r} has no head model (human, rat, mouse)")]
     try:
         inten = parse_intensity(text, unit=unit or None)
@@ -109,7 +109,9 @@ def _translate_row(row: dict, dest, stimulator_table) -> list[dict]:
     except ValueError:
         return [_untranslatable(row, f"rmt_mso {rmt_text!r} is not a number (% MSO)")]
     setups, notes = plausible_setups(species, row.get("coil"), row.get("stimulator"), rmt_mso=rmt_src,
-                                     stimulator_table=stimulator_table)
+                                     stimulator_table=stimulator_table, head_model=head_model)
+    if species == "cells":
+        notes.append("in vitro: cells at the bottom of a culture dish (FEM), coil under the dish")
     results = []
     for point in inten.points:
         try:

@@ -92,16 +92,17 @@ class UnitField:
 @functools.lru_cache(maxsize=256)
 def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n_subdiv: int) -> UnitField:
     from coils import load_coil
-    from meshes import sphere_head
 
     from .fields import cortex_field, standard_pose, total_efield
     from .metrics import half_max_depth, surface_metrics
 
-    head = sphere_head(head_name)
+    head = head_by_name(head_name)
     coil = load_coil(coil_id)
     placed = coil.placed(standard_pose(head, distance=gap))
     res = cortex_field(placed, head, 1.0, n_subdiv=n_subdiv)
     m = surface_metrics(res)
+    if not hasattr(head, "scalp_radius"):
+        return _mesh_unit_field(head, placed, coil, res, m, target_depth)
     depth = head.scalp_radius - head.cortex_radius if target_depth is None else float(target_depth)
     if not 0 <= depth < head.scalp_radius:
         raise DoseError(f"target_depth must lie inside the {head_name} head (0 to {head.scalp_radius * 1e3:.1f} mm); "
@@ -119,6 +120,55 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
         half_max_depth_m=half_max_depth(placed, head, 1.0, m["peak_point_m"]),
         target_point=tuple(target.tolist()), b_ref_per_ampere=b_per_ampere(coil),
     )
+
+
+def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
+    """Mesh heads: the target is the cortical hot spot (the reporting surface's peak |E|)."""
+    from .fields import total_efield
+
+    if target_depth is not None:
+        raise DoseError(f"target_depth is not supported on mesh head {head.name!r} yet: the target is the "
+                        "hot spot on its reporting surface")
+    k = int(res.magnitude.argmax())
+    target, normal = res.points[k], res.normals[k]
+    # half-peak depth: walk inwards along the surface normal while inside the mesh
+    steps = np.linspace(0.0, 0.02, 801)
+    line = target - steps[:, None] * normal
+    inside = head.contains(line)
+    stop = int(np.argmin(inside)) if not inside.all() else len(line)
+    mag = np.linalg.norm(total_efield(placed, head, line[:stop], 1.0), axis=1)
+    half = 0.5 * mag[0]
+    below = np.flatnonzero(mag < half)
+    depth = float("nan")
+    if len(below) and below[0] > 0:
+        j = below[0]
+        frac = (mag[j - 1] - half) / (mag[j - 1] - mag[j])
+        depth = float(steps[j - 1] + frac * (steps[j] - steps[j - 1]))
+    return UnitField(
+        e_target=float(res.magnitude[k]), e_target_normal=float(res.efield[k] @ normal),
+        peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],
+        half_max_depth_m=depth, target_point=tuple(target.tolist()), b_ref_per_ampere=b_per_ampere(coil),
+    )
+
+
+#: head names: sphere heads, then the built-in meshes (rodents "<species>-mesh", culture "dish")
+MESH_HEADS = {"rat-mesh": "rat", "mouse-mesh": "mouse", "dish": "dish"}
+
+
+def head_by_name(name: str):
+    """A sphere head ("human", "rat", "mouse") or a built-in mesh head ("rat-mesh", "mouse-mesh", "dish")."""
+    from meshes import sphere_head
+
+    if name in MESH_HEADS:
+        from meshes._builtin import builtin_head
+
+        return builtin_head(MESH_HEADS[name])
+    return sphere_head(name)
+
+
+def species_of(head_name: str) -> str:
+    """The species whose thresholds apply to a head name ("cells" for the dish)."""
+    return "cells" if head_name == "dish" else head_name.split("-")[0]
 
 
 def unit_field(setup: Setup, n_subdiv: int = 4) -> UnitField:
@@ -150,7 +200,7 @@ def setup_rmt_mso(setup: Setup) -> tuple[float, float, float, str]:
     """Resting motor threshold (nominal, low, high) in % MSO for ``setup`` and its provenance."""
     if setup.rmt_mso is not None:
         return setup.rmt_mso, setup.rmt_mso, setup.rmt_mso, f"RMT {setup.rmt_mso:g} % MSO (given)"
-    e, lo, hi, how = threshold_e(setup.head)
+    e, lo, hi, how = threshold_e(species_of(setup.head))
     per = unit_field(setup).e_target * _pair(setup).didt_max / 100.0
     return e / per, lo / per, hi / per, f"RMT derived from the threshold E: {how}"
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+import weakref
+
 import numpy as np
 
 from ._validation import as_points, as_scalar
@@ -20,6 +22,35 @@ __all__ = ["FieldResult", "total_efield", "cortex_field", "check_coil_outside", 
 
 def _is_sphere_head(head) -> bool:
     return all(hasattr(head, a) for a in ("center", "scalp_radius", "cortex_radius", "layers"))
+
+
+def _is_mesh_head(head) -> bool:
+    return all(hasattr(head, a) for a in ("nodes", "tets", "tags", "conductivity"))
+
+
+_SOLVERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def mesh_solver(head, order: int = 2):
+    """The FEM solver of a mesh head, built once and kept for every further coil pose (cached)."""
+    from .fem import FEMSolver
+
+    key = (order,)
+    per_head = _SOLVERS.setdefault(head, {})
+    if key not in per_head:
+        sigma = head.anisotropy if head.anisotropy is not None else head.sigma_per_tet
+        per_head[key] = FEMSolver(head.nodes, head.tets, sigma, order=order)
+    return per_head[key]
+
+
+def _check_coil_outside_mesh(coil, head) -> None:
+    inside = head.contains(coil.points)
+    if np.any(inside):
+        p = coil.points[np.flatnonzero(inside)[0]] * 1e3
+        raise ValueError(
+            f"coil {coil.name!r} intersects the head: {int(inside.sum())} wire end point(s) lie inside the "
+            f"{head.name!r} mesh, e.g. at ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm; place it outside the scalp"
+        )
 
 
 def check_coil_outside(coil, head) -> float:
@@ -44,8 +75,9 @@ def total_efield(coil, head, points, didt, *, backend: str | None = None) -> np.
     ----------
     coil : coils.Coil
         Coil placed in the head frame (``coil.placed(pose)``).
-    head : meshes.SphereHead
-        Head model (``meshes.sphere_head("human")``).
+    head : meshes.SphereHead or meshes.MeshHead
+        Head model (``meshes.sphere_head("human")``: analytic; ``meshes.builtin_head("rat")`` or
+        ``meshes.load_head(path)``: second-order FEM, solver kept per head for further poses).
     points : (n, 3) float array, metres
         Evaluation points inside the head (head frame).
     didt : float, A/s
@@ -55,10 +87,19 @@ def total_efield(coil, head, points, didt, *, backend: str | None = None) -> np.
     -------
     (n, 3) float array, V/m.
     """
-    if not _is_sphere_head(head):
-        raise TypeError(f"head must be a sphere head from meshes.sphere_head(...); got {type(head).__name__}")
     pts = as_points(points)
     didt = as_scalar(didt, "didt", "A/s")
+    if _is_mesh_head(head):
+        _check_coil_outside_mesh(coil, head)
+        outside = np.flatnonzero(~head.contains(pts))
+        if len(outside):
+            p = pts[outside[0]] * 1e3
+            raise ValueError(f"points[{outside[0]}] at ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm is outside the "
+                             f"{head.name!r} mesh ({len(outside)} point(s) outside)")
+        return mesh_solver(head).solve(coil, didt).efield_at(pts)
+    if not _is_sphere_head(head):
+        raise TypeError("head must be a sphere head (meshes.sphere_head) or a mesh head (meshes.builtin_head, "
+                        f"meshes.load_head); got {type(head).__name__}")
     check_coil_outside(coil, head)
     radius = np.linalg.norm(pts - np.asarray(head.center), axis=1)
     outside = np.flatnonzero(radius > head.scalp_radius * (1 + 1e-12))
@@ -138,6 +179,16 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
         Icosphere subdivision level of the cortical shell (5 → 10,242 vertices, mean edge 0.038 × radius:
         2.6 mm on the 70 mm human cortex).
     """
+    if _is_mesh_head(head):
+        surf = head.cortex
+        if surf is None:
+            raise ValueError(f"mesh head {head.name!r} has no cortex surface to report E on")
+        e = total_efield(coil, head, surf.vertices, didt)
+        info = {"coil": coil.name, "head": head.name, "frame": head.frame,
+                "pose": np.asarray(coil.metadata.get("pose", np.eye(4))).tolist(),
+                "model": "second-order FEM on the head mesh (efield.fem)",
+                "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}
+        return FieldResult(surf.vertices, e, float(didt), surf.normals, surf.faces, info)
     surf = head.cortex_surface(n_subdiv)
     e = total_efield(coil, head, surf.vertices, didt, backend=backend)
     info = {
@@ -152,8 +203,22 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
 
 
 def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0) -> np.ndarray:
-    """Pose (4×4, metres) of a coil centred over the top (+z) of a sphere head, handle along ``handle``."""
+    """Pose (4×4, metres) of a coil centred over the top (+z) of a head, handle along ``handle``.
+
+    Sphere heads: over the top of the sphere.  Mesh heads: over the highest scalp point above the
+    frame origin (bregma for rodents, the dish centre), coil plane horizontal."""
     from coils import coil_pose
 
+    if _is_mesh_head(head) and head.frame == "dish":
+        # under the dish, coil facing up, its casing against the dish bottom
+        return coil_pose(np.zeros(3), (0.0, 0.0, -1.0), handle, distance)
+    if _is_mesh_head(head):
+        # top of the scalp surface above the frame origin (bregma for rodents, dish centre)
+        v, nrm = head.scalp.vertices, head.scalp.normals
+        near = np.linalg.norm(v[:, :2], axis=1)
+        ring = near <= max(np.sort(near)[min(5, len(near) - 1)], 1e-9)
+        k = np.flatnonzero(ring)[np.argmax(v[ring, 2])]
+        normal = np.array([0.0, 0.0, 1.0]) if nrm[k, 2] > 0.99 else nrm[k]
+        return coil_pose(v[k], normal, handle, distance)
     top = np.asarray(head.center, dtype=float) + [0.0, 0.0, head.scalp_radius]
     return coil_pose(top, (0.0, 0.0, 1.0), handle, distance)

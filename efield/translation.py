@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .dosimetry import Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, threshold_e, unit_field
+from .dosimetry import Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, species_of, threshold_e, unit_field
 from .intensity import Intensity, parse_intensity
 from .stimulators import stimulator_pair
 
@@ -73,15 +73,19 @@ def _is_unknown(text) -> bool:
 
 def plausible_setups(species: str, coil: str | None = None, stimulator: str | None = None,
                      gap: float | None = None, rmt_mso: float | None = None,
-                     stimulator_table: str | None = None) -> tuple[list[Setup], list[str]]:
+                     stimulator_table: str | None = None, head_model: str = "sphere") -> tuple[list[Setup], list[str]]:
     """Source set-ups to span for a protocol (first = nominal) and the assumptions that made them.
 
     ``coil`` may be a preset id, free text (keywords such as "round" or "figure-8" narrow the
-    declared set) or unknown; likewise ``stimulator``.
+    declared set) or unknown; likewise ``stimulator``.  ``species`` "cells" uses the culture dish;
+    ``head_model="mesh"`` puts rats and mice in their built-in mesh heads instead of spheres.
     """
     from coils import list_coils
 
     cfg = defaults()["unknown_setup"].get(species)
+    head = cfg.get("head", species) if cfg else species
+    if cfg is not None and head_model == "mesh" and species in ("rat", "mouse"):
+        head = f"{species}-mesh"
     if cfg is None:
         raise DoseError(f"species {species!r} has no head model; known: {', '.join(defaults()['unknown_setup'])}")
     notes = []
@@ -113,7 +117,7 @@ def plausible_setups(species: str, coil: str | None = None, stimulator: str | No
             own = coil_info(c).get("stimulator") or {}
             s = own.get("name") if isinstance(own, dict) and own.get("name") else (cfg.get("stimulator") or None)
         for g in gaps:
-            setups.append(Setup(head=species, coil=c, stimulator=s, gap=g, rmt_mso=rmt_mso,
+            setups.append(Setup(head=head, coil=c, stimulator=s, gap=g, rmt_mso=rmt_mso,
                                 stimulator_table=stimulator_table))
     return setups, notes
 
@@ -149,20 +153,23 @@ def translate(intensity, source, dest: Setup) -> list[Translation]:
             d: Dose = dose(s, point)[0]
             notes.extend(d.assumptions)
             e_vals += [d.e_target_band[0], d.e_target_band[1]]
-            # fraction of the source's own motor-threshold E
-            if point.kind == "rmt":
+            # fraction of the source's own motor-threshold E (none for cells in a dish)
+            if species_of(s.head) == "cells":
+                fr = None
+            elif point.kind == "rmt":
                 fr = (point.low / 100.0, point.high / 100.0, point.nominal / 100.0)
             else:
-                e_thr, e_lo, e_hi, how = threshold_e(s.head) if s.rmt_mso is None else (None, None, None, "")
+                e_thr, e_lo, e_hi, how = threshold_e(species_of(s.head)) if s.rmt_mso is None else (None, None, None, "")
                 if s.rmt_mso is not None:
                     rmt, _, _, how = setup_rmt_mso(s)
                     e_thr = e_lo = e_hi = unit_field(s).e_target * stimulator_pair(
                         s.coil, s.stimulator, table_path=s.stimulator_table).didt_max * rmt / 100.0
                 notes.append(how)
                 fr = (d.e_target_band[0] / e_hi, d.e_target_band[1] / e_lo, d.e_target / e_thr)
-            frac_vals += list(fr[:2])
+            if fr is not None:
+                frac_vals += list(fr[:2])
             if k == 0:
-                nominal_e, nominal_frac = d.e_target, fr[2]
+                nominal_e, nominal_frac = d.e_target, (fr[2] if fr is not None else None)
         source_e = Band.of(nominal_e, e_vals)
         didt = source_e.scaled(1.0 / dest_uf.e_target)
         dest_mso = dest_rmt = dest_rmt_thr = dest_mso_thr = None
@@ -173,9 +180,12 @@ def translate(intensity, source, dest: Setup) -> list[Translation]:
             notes.append(f"destination {how}")
             dest_rmt = Band.of(100.0 * dest_mso.nominal / rmt,
                                [100.0 * dest_mso.low / rmt_hi, 100.0 * dest_mso.high / rmt_lo])
-            frac = Band.of(nominal_frac, frac_vals)
-            dest_rmt_thr = frac.scaled(100.0)
-            dest_mso_thr = Band.of(frac.nominal * rmt, [frac.low * rmt_lo, frac.high * rmt_hi])
+            if nominal_frac is not None:
+                frac = Band.of(nominal_frac, frac_vals)
+                dest_rmt_thr = frac.scaled(100.0)
+                dest_mso_thr = Band.of(frac.nominal * rmt, [frac.low * rmt_lo, frac.high * rmt_hi])
+            else:
+                notes.append("no motor threshold in a dish: only the equal-E principle applies")
         else:
             notes.append(f"destination coil {dest.coil!r} has no stimulator dI/dt: only dI/dt is given")
         notes.append(f"destination head: {dest.describe()}")

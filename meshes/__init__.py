@@ -17,3 +17,40 @@ __all__ = [
     "list_sphere_heads",
     "sphere_head",
 ]
+
+from ._mesh import (
+    CONDUCTIVITY_SOURCES,
+    DEFAULT_CONDUCTIVITY,
+    MESH_FRAMES,
+    PROJECT_TISSUES,
+    SIMNIBS_TISSUES,
+    SURFACE_TAG_OFFSET,
+    TISSUE_NAMES,
+    WAGNER_2004,
+    MeshHead,
+    surface_from_faces,
+)
+from ._formats import MeshFields, load_head, load_head_fields, load_surface, save_head, save_surface
+
+__all__ += [
+    "CONDUCTIVITY_SOURCES",
+    "DEFAULT_CONDUCTIVITY",
+    "MESH_FRAMES",
+    "MeshFields",
+    "MeshHead",
+    "PROJECT_TISSUES",
+    "SIMNIBS_TISSUES",
+    "SURFACE_TAG_OFFSET",
+    "TISSUE_NAMES",
+    "WAGNER_2004",
+    "load_head",
+    "load_head_fields",
+    "load_surface",
+    "save_head",
+    "save_surface",
+    "surface_from_faces",
+]
+
+from ._builtin import builtin_head, culture_dish, list_builtin_heads  # noqa: E402
+
+__all__ += ["builtin_head", "culture_dish", "list_builtin_heads"]

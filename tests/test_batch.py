@@ -47,9 +47,19 @@ def test_reasons(bundled):
     _, _, out = bundled
     reasons = {r["study"]: r["reason"] for r in out if r["status"] == "not_translatable"}
     assert "intensity not reported" in reasons["Gao et al."]
-    assert "in vitro" in reasons["Ismail et al."]
     # an ex vivo slice study of rats stimulated in vivo is translatable
     assert any(r["study"] == "Wang et al." and r["species"] == "rat" and r["status"] == "translated" for r in out)
+
+
+def test_in_vitro_rows_use_the_dish_and_scale_exactly(bundled):
+    _, _, out = bundled
+    ismail = [r for r in out if r["study"] == "Ismail et al."]
+    assert [r["intensity_point"] for r in ismail] == ["25 %MSO", "50 %MSO", "75 %MSO", "100 %MSO"]
+    assert all(r["status"] == "translated" and "dish" in r["assumptions"] for r in ismail)
+    for col in ("source_e_vm", "source_e_vm_low", "source_e_vm_high", "dest_mso", "dest_rmt"):
+        vals = np.array([r[col] for r in ismail])
+        np.testing.assert_allclose(vals / vals[0], [1, 2, 3, 4], rtol=1e-12, err_msg=col)
+    assert all(r["dest_rmt_eqthreshold"] == "" for r in ismail)  # no motor threshold in a dish
 
 
 def test_list_rows_scale_exactly():

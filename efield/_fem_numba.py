@@ -1,0 +1,193 @@
+"""Numba kernels of the tetrahedral FEM (tier one: no checks, contiguous arrays, preallocated out).
+
+Lagrange P2 on a tetrahedron in barycentric coordinates λ (gradients ``g_k = ∇λ_k``):
+vertex k: ``λ_k(2λ_k − 1)`` with gradient ``(4λ_k − 1) g_k``; edge (i, j): ``4 λ_i λ_j`` with gradient
+``4 (λ_i g_j + λ_j g_i)``.  Edge order within a tetrahedron: :data:`EDGES`.  Integrals of products of
+two gradients (degree 2) use the 4-point rule exact for degree 2 (weights V/4).
+
+Plain-NumPy twins live in :mod:`efield._fem_numpy`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit, prange
+
+EDGES = np.array([[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]], dtype=np.int64)
+_QA, _QB = 0.5854101966249685, 0.1381966011250105
+#: quadrature points (4, 4) in barycentric coordinates, weights 1/4 each (times the volume)
+QUAD = np.full((4, 4), _QB) + np.eye(4) * (_QA - _QB)
+
+
+@jit()
+def _p2_grads(lam, g, out):
+    """Gradients (10, 3) of the 10 P2 basis functions at barycentric point ``lam`` (4,)."""
+    for k in range(4):
+        c = 4.0 * lam[k] - 1.0
+        for d in range(3):
+            out[k, d] = c * g[k, d]
+    for e in range(6):
+        i = EDGES[e, 0]
+        j = EDGES[e, 1]
+        for d in range(3):
+            out[4 + e, d] = 4.0 * (lam[i] * g[j, d] + lam[j] * g[i, d])
+
+
+@jit(parallel=True)
+def local_stiffness_p2(grads, vol, sigma, out):
+    """``out[t, a, b] = ∫_t σ ∇φ_a·∇φ_b`` for P2; grads (m,4,3), vol (m,), sigma (m,3,3), out (m,10,10)."""
+    quad = QUAD
+    for t in prange(grads.shape[0]):
+        G = np.empty((10, 3))
+        SG = np.empty((10, 3))
+        for a in range(10):
+            for b in range(10):
+                out[t, a, b] = 0.0
+        w = 0.25 * vol[t]
+        for q in range(4):
+            _p2_grads(quad[q], grads[t], G)
+            for a in range(10):
+                for d in range(3):
+                    SG[a, d] = sigma[t, d, 0] * G[a, 0] + sigma[t, d, 1] * G[a, 1] + sigma[t, d, 2] * G[a, 2]
+            for a in range(10):
+                for b in range(a, 10):
+                    v = w * (G[a, 0] * SG[b, 0] + G[a, 1] * SG[b, 1] + G[a, 2] * SG[b, 2])
+                    out[t, a, b] += v
+        for a in range(10):
+            for b in range(a + 1, 10):
+                out[t, b, a] = out[t, a, b]
+
+
+@jit(parallel=True)
+def local_stiffness_p1(grads, vol, sigma, out):
+    """``out[t, a, b] = V σ g_a·g_b`` for P1; grads (m,4,3), vol (m,), sigma (m,3,3), out (m,4,4)."""
+    for t in prange(grads.shape[0]):
+        for a in range(4):
+            for b in range(4):
+                s = 0.0
+                for d in range(3):
+                    for c in range(3):
+                        s += grads[t, a, d] * sigma[t, d, c] * grads[t, b, c]
+                out[t, a, b] = vol[t] * s
+
+
+@jit(parallel=True)
+def local_rhs(order, grads, vol, sigma, a_vert, tets, out):
+    """``out[t, a] = ∫_t σ a_h·∇φ_a`` with ``a_h`` the P1 interpolant of ``a_vert`` (n,3); out (m, 4|10)."""
+    quad = QUAD
+    for t in prange(grads.shape[0]):
+        G = np.empty((10, 3))
+        aq = np.empty(3)
+        sa = np.empty(3)
+        nb = out.shape[1]
+        for a in range(nb):
+            out[t, a] = 0.0
+        nq = 4 if order == 2 else 1
+        for q in range(nq):
+            for d in range(3):
+                s = 0.0
+                for k in range(4):
+                    lam = quad[q, k] if order == 2 else 0.25
+                    s += lam * a_vert[tets[t, k], d]
+                aq[d] = s
+            for d in range(3):
+                sa[d] = sigma[t, d, 0] * aq[0] + sigma[t, d, 1] * aq[1] + sigma[t, d, 2] * aq[2]
+            w = vol[t] / nq
+            if order == 2:
+                _p2_grads(quad[q], grads[t], G)
+                for a in range(10):
+                    out[t, a] += w * (sa[0] * G[a, 0] + sa[1] * G[a, 1] + sa[2] * G[a, 2])
+            else:
+                for a in range(4):
+                    out[t, a] += w * (sa[0] * grads[t, a, 0] + sa[1] * grads[t, a, 1] + sa[2] * grads[t, a, 2])
+
+
+@jit(parallel=True)
+def csr_row_counts(dofs, adj_ptr, adj_idx, ndof, nchunk, counts):
+    """Number of distinct columns of each row (dof) of the element-coupling graph; counts (ndof,)."""
+    k = dofs.shape[1]
+    size = (ndof + nchunk - 1) // nchunk
+    for c in prange(nchunk):
+        marker = np.full(ndof, -1, dtype=np.int64)
+        for r in range(c * size, min(ndof, (c + 1) * size)):
+            n = 0
+            for p in range(adj_ptr[r], adj_ptr[r + 1]):
+                t = adj_idx[p] // k
+                for b in range(k):
+                    col = dofs[t, b]
+                    if marker[col] != r:
+                        marker[col] = r
+                        n += 1
+            counts[r] = n
+
+
+@jit(parallel=True)
+def csr_fill(dofs, adj_ptr, adj_idx, ndof, nchunk, indptr, indices):
+    """Sorted column indices of each row into ``indices`` (CSR with ``indptr`` from the counts)."""
+    k = dofs.shape[1]
+    size = (ndof + nchunk - 1) // nchunk
+    for c in prange(nchunk):
+        marker = np.full(ndof, -1, dtype=np.int64)
+        for r in range(c * size, min(ndof, (c + 1) * size)):
+            n = indptr[r]
+            for p in range(adj_ptr[r], adj_ptr[r + 1]):
+                t = adj_idx[p] // k
+                for b in range(k):
+                    col = dofs[t, b]
+                    if marker[col] != r:
+                        marker[col] = r
+                        indices[n] = col
+                        n += 1
+            indices[indptr[r]:indptr[r + 1]] = np.sort(indices[indptr[r]:indptr[r + 1]])
+
+
+@jit(parallel=True)
+def csr_scatter(dofs, local, adj_ptr, adj_idx, indptr, indices, data):
+    """``data`` of the CSR matrix summed from ``local`` (m,k,k); each row is owned by one thread."""
+    k = dofs.shape[1]
+    for r in prange(indptr.shape[0] - 1):
+        lo = indptr[r]
+        hi = indptr[r + 1]
+        for j in range(lo, hi):
+            data[j] = 0.0
+        row = indices[lo:hi]
+        for p in range(adj_ptr[r], adj_ptr[r + 1]):
+            t = adj_idx[p] // k
+            a = adj_idx[p] % k
+            for b in range(k):
+                pos = lo + np.searchsorted(row, dofs[t, b])
+                data[pos] += local[t, a, b]
+
+
+@jit(parallel=True)
+def spmv(indptr, indices, data, x, y):
+    """``y = A x`` for a CSR matrix (row-parallel)."""
+    for r in prange(indptr.shape[0] - 1):
+        s = 0.0
+        for j in range(indptr[r], indptr[r + 1]):
+            s += data[j] * x[indices[j]]
+        y[r] = s
+
+
+@jit(parallel=True)
+def p2_gradient(dof_values, dofs, grads, cells, lam, out):
+    """∇φ (k,3) of a P2 field at barycentric points ``lam`` (k,4) in tetrahedra ``cells`` (k,)."""
+    for p in prange(cells.shape[0]):
+        G = np.empty((10, 3))
+        t = cells[p]
+        _p2_grads(lam[p], grads[t], G)
+        for d in range(3):
+            s = 0.0
+            for a in range(10):
+                s += dof_values[dofs[t, a]] * G[a, d]
+            out[p, d] = s
+
+
+@jit(parallel=True)
+def dot(x, y):
+    """``x · y`` (parallel reduction; avoids BLAS threads competing with numba's)."""
+    s = 0.0
+    for i in prange(x.shape[0]):
+        s += x[i] * y[i]
+    return s

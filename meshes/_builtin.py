@@ -1,0 +1,86 @@
+"""Built-in mesh heads: layered rodent heads (shipped, bregma frame) and a culture dish.
+
+The rodent meshes are built by ``scripts/build_heads.py`` (dimensions and sources there) and
+ship in ``meshes/data/heads/``; the dish is meshed on demand with NumPy (no gmsh at run time).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ._dish import culture_dish_mesh, disc_triangulation
+from ._mesh import MeshHead, surface_from_faces
+from ._surface import Surface, icosphere
+
+__all__ = ["builtin_head", "list_builtin_heads", "culture_dish"]
+
+_HEADS = Path(__file__).parent / "data" / "heads"
+#: depth of the surface where E is reported below the brain surface (m), per rodent
+_CORTEX_DEPTH = {"rat": 0.3e-3, "mouse": 0.15e-3}
+
+
+def list_builtin_heads() -> list[str]:
+    """Names accepted by :func:`builtin_head`."""
+    return sorted([p.stem for p in _HEADS.glob("*.npz")] + ["dish"])
+
+
+def _ellipsoid_surface(center, semi_axes, n_subdiv: int = 4) -> Surface:
+    unit = icosphere(1.0, n_subdiv)
+    a = np.asarray(semi_axes, dtype=float)
+    verts = np.asarray(center, dtype=float) + unit.vertices * a
+    normals = unit.vertices / a**2
+    normals /= np.linalg.norm(normals, axis=1)[:, None]
+    return Surface(verts, unit.faces, normals)
+
+
+@functools.lru_cache(maxsize=8)
+def builtin_head(name: str) -> MeshHead:
+    """A built-in mesh head: ``"rat"``, ``"mouse"`` (layered ellipsoids, bregma frame) or ``"dish"``
+    (a 35 mm dish with 2 mm of medium; see :func:`culture_dish` for other sizes)."""
+    key = str(name).strip().lower()
+    if key == "dish":
+        return culture_dish()
+    path = _HEADS / f"{key}.npz"
+    if not path.exists():
+        raise ValueError(f"built-in head {name!r} is unknown; known: {', '.join(list_builtin_heads())}")
+    with np.load(path) as data:
+        nodes = data["nodes"].astype(np.float64)
+        tets = data["tets"].astype(np.int64)
+        tags = data["tags"].astype(np.int32)
+        prov = json.loads(str(data["provenance"]))
+    axes = {k: np.asarray(v) * 1e-3 for k, v in prov["semi_axes_mm"].items()}
+    center = np.asarray(prov["center_mm"]) * 1e-3
+    cortex = _ellipsoid_surface(center, axes["brain"] - _CORTEX_DEPTH[key])
+    scalp = _ellipsoid_surface(center, axes["scalp"])
+    prov["cortex"] = f"ellipsoid {_CORTEX_DEPTH[key] * 1e3:g} mm inside the brain surface"
+    return MeshHead(name=key, nodes=nodes, tets=tets, tags=tags, cortex=cortex, scalp=scalp, frame="bregma",
+                    provenance=prov)
+
+
+def culture_dish(diameter: float = 0.035, depth: float = 0.002, edge: float | None = None) -> MeshHead:
+    """A dish or well of culture medium (tag 12, 1.6 S/m by default) in the dish frame.
+
+    Parameters
+    ----------
+    diameter : float, metres — inner diameter (35 mm dish: 0.035; 6-well plate well: ~0.035; 24-well: ~0.0156).
+    depth : float, metres — height of the medium.
+    edge : float, metres — mesh edge length (default: depth / 4, at most diameter / 20).
+
+    The surface where E is reported (``cortex``) is the cell layer: a disc 1 % of the depth above the
+    dish bottom; ``scalp`` is the medium's top surface (a coil is usually held below or above the dish).
+    """
+    nodes, tets, tags = culture_dish_mesh(diameter, depth, edge)
+    p2, tri = disc_triangulation(diameter / 2.0 * (1 - 1e-6), edge or min(depth / 4.0, diameter / 20.0))
+    up = np.tile([0.0, 0.0, 1.0], (len(p2), 1))
+    cells = Surface(np.column_stack([p2, np.full(len(p2), 0.01 * depth)]), tri, up)
+    outline = MeshHead(name="dish", nodes=nodes, tets=tets, tags=tags, frame="dish")
+    boundary = surface_from_faces(nodes, outline.boundary_faces())
+    prov = {"name": "dish", "diameter_m": diameter, "depth_m": depth,
+            "model": "cylinder of culture medium; the dish wall and the air around are insulating",
+            "cortex": "cell layer, 1 % of the depth above the dish bottom"}
+    return MeshHead(name="dish", nodes=nodes, tets=tets, tags=tags, cortex=cells, scalp=boundary, frame="dish",
+                    provenance=prov)

@@ -185,7 +185,8 @@ def stimulators_cmd(table):
 
 
 @main.command("dose")
-@click.option("--species", "--head", "head", default="human", show_default=True, help="Sphere head: human, rat, mouse.")
+@click.option("--species", "--head", "head", default="human", show_default=True,
+              help="Head: human, rat, mouse (spheres), rat-mesh, mouse-mesh (built-in meshes), dish.")
 @click.option("--intensity", required=True, help="e.g. 60%MSO, 120%RMT, 155A/us, 1.2T, 80V/m, 23-25%MSO, 25;50%MSO.")
 @click.option("--coil", default=None, help="Preset id (default: the species' default coil).")
 @click.option("--stimulator", default=None, help="Stimulator name (default: the coil's own).")
@@ -230,7 +231,8 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as
                    + (f" = {r['rmt_pct']:.3g} % RMT" if r["rmt_pct"] is not None else ""))
         click.echo(f"  E at target {r['e_target_vm']:.4g}{band_txt} V/m (normal to cortex {r['e_target_normal_vm']:.3g}); "
                    f"peak {r['peak_vm']:.4g}, 99th {r['p99_vm']:.4g}, 99.9th {r['p999_vm']:.4g} V/m")
-        click.echo(f"  half-peak depth {r['half_max_depth_mm']:.2f} mm, cortex area above half peak {r['half_max_area_cm2']:.3g} cm²")
+        depth = "—" if r["half_max_depth_mm"] != r["half_max_depth_mm"] else f"{r['half_max_depth_mm']:.2f} mm"
+        click.echo(f"  half-peak depth {depth}, cortex area above half peak {r['half_max_area_cm2']:.3g} cm²")
         click.echo(f"  set-up: {r['setup']}")
         for a in r["assumptions"]:
             click.echo(f"  assumption: {a}")
@@ -308,6 +310,8 @@ def demo_cmd(out_dir, force, subdiv):
     click.echo("Published protocols translated to human-equivalent doses "
                f"({out_dir}/translation/translated.md, .csv, .png, assumptions.md):")
     click.echo((Path(out_dir) / "translation" / "translated.md").read_text())
+    click.echo("Sphere vs built-in mesh heads (mesh_vs_sphere.md):")
+    click.echo((Path(out_dir) / "mesh_vs_sphere.md").read_text())
     return rows
 
 

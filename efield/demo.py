@@ -90,7 +90,8 @@ def write_table(rows, csv_path: Path, md_path: Path, notes: list[str]) -> None:
     md_path.write_text("\n".join(lines))
 
 
-def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progress=None, pictures: bool = True):
+def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progress=None, pictures: bool = True,
+             meshes: bool = True):
     """Run the demo and write ``out/``: summary.csv, summary.md, one PNG per coil and head.
 
     ``progress`` is an optional callable taking a message per finished step.
@@ -135,7 +136,39 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
                       title="Peak cortical |E| per A/µs, sphere heads")
         (tmp / "summary.json").write_text(json.dumps({"rows": rows, "assumptions": notes}, indent=2))
         _demo_translation(tmp / "translation", progress)
+        if meshes:
+            _demo_mesh_vs_sphere(tmp, progress)
     return rows
+
+
+#: (coil, sphere head, mesh head) pairs compared in the demo
+MESH_COMPARISONS = [("magstim_25mm_fig8", "rat", "rat-mesh"), ("rodent_8mm_round", "rat", "rat-mesh"),
+                    ("magstim_25mm_fig8", "mouse", "mouse-mesh"), ("rodent_8mm_round", "mouse", "mouse-mesh")]
+
+
+def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
+    """Peak cortical |E| per A/µs on the sphere heads vs the built-in layered mesh heads (FEM)."""
+    from .dosimetry import Setup, unit_field
+
+    lines = ["| coil | sphere head | mesh head | peak |E| sphere (V/m per A/µs) | peak |E| mesh (V/m per A/µs) "
+             "| mesh / sphere − 1 | half-peak depth sphere / mesh (mm) |", "|---|---|---|---|---|---|---|"]
+    rows = []
+    for coil, sphere, mesh in MESH_COMPARISONS:
+        us, um = unit_field(Setup(head=sphere, coil=coil)), unit_field(Setup(head=mesh, coil=coil))
+        ps, pm = us.peak * A_PER_US, um.peak * A_PER_US
+        rows.append({"coil": coil, "sphere": sphere, "mesh": mesh, "peak_sphere_vm_per_aus": ps,
+                     "peak_mesh_vm_per_aus": pm, "relative_difference": pm / ps - 1,
+                     "half_max_depth_sphere_mm": us.half_max_depth_m * 1e3,
+                     "half_max_depth_mesh_mm": um.half_max_depth_m * 1e3})
+        lines.append(f"| {coil} | {sphere} | {mesh} | {ps:.4g} | {pm:.4g} | {100 * (pm / ps - 1):+.1f} % | "
+                     f"{us.half_max_depth_m * 1e3:.2f} / {um.half_max_depth_m * 1e3:.2f} |")
+        if progress:
+            progress(f"{coil}: {sphere} sphere {ps:.3g} vs {mesh} {pm:.3g} V/m per A/µs ({100 * (pm / ps - 1):+.1f} %)")
+    lines += ["", "Sphere: analytic, cortex at the brain surface. Mesh: layered ellipsoids (scalp, skull, CSF, "
+              "brain) in a bregma frame, second-order FEM, E reported on a surface just inside the brain; "
+              "coil over bregma, handle along +y, casing on the scalp.", ""]
+    (out / "mesh_vs_sphere.md").write_text("\n".join(lines))
+    (out / "mesh_vs_sphere.json").write_text(json.dumps(rows, indent=2))
 
 
 def _demo_translation(out: Path, progress=None) -> None:

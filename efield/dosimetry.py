@@ -71,7 +71,8 @@ class Setup:
         stim = self.stimulator or "its default stimulator"
         depth = "cortical surface" if self.target_depth is None else f"{self.target_depth * 1e3:.1f} mm deep"
         gap = f", {self.gap * 1e3:g} mm coil-scalp gap" if self.gap else ""
-        return f"{self.head} sphere, {self.coil} on {stim}{gap}, target {depth} under the coil's hot spot"
+        model = f"{self.head} (built-in mesh, FEM)" if self.head in MESH_HEADS else f"{self.head} sphere"
+        return f"{model}, {self.coil} on {stim}{gap}, target {depth} under the coil's hot spot"
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,9 @@ def dose(setup: Setup, intensity) -> list[Dose]:
                     notes.append(how)
             except ValueError:
                 pass
-        notes.append(f"head: {setup.describe()}; sphere model (conductivity-independent)")
+        model = ("second-order FEM on the built-in mesh, conductivities of meshes.DEFAULT_CONDUCTIVITY"
+                 if setup.head in MESH_HEADS else "sphere model (conductivity-independent)")
+        notes.append(f"head: {setup.describe()}; {model}")
         out.append(Dose(
             setup=setup, intensity=point, didt=mid, didt_band=(lo, hi),
             e_target=uf.e_target * mid, e_target_band=(uf.e_target * lo, uf.e_target * hi),

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .dosimetry import Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, species_of, threshold_e, unit_field
+from .dosimetry import (MESH_HEADS, Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, species_of, threshold_e,
+                        unit_field)
 from .intensity import Intensity, parse_intensity
 from .stimulators import stimulator_pair
 
@@ -124,11 +125,16 @@ def plausible_setups(species: str, coil: str | None = None, stimulator: str | No
 
 def destination_setup(species: str, coil: str | None = None, stimulator: str | None = None,
                       rmt_mso: float | None = None, gap: float = 0.0, stimulator_table: str | None = None) -> Setup:
-    """The destination set-up, filling unnamed parts from the declared defaults."""
-    d = defaults()["destination"].get(species)
+    """The destination set-up, filling unnamed parts from the declared defaults.
+
+    ``species``: "human", "rat", "mouse" (sphere heads), "rat-mesh", "mouse-mesh" (built-in meshes)
+    or "cells"/"dish" (the culture dish)."""
+    d = defaults()["destination"].get(species_of(species))
     if d is None:
-        raise DoseError(f"no destination default for species {species!r}; known: {', '.join(defaults()['destination'])}")
-    return Setup(head=species, coil=coil or d["coil"], stimulator=stimulator or d["stimulator"], gap=gap,
+        known = sorted(defaults()["destination"]) + sorted(MESH_HEADS)
+        raise DoseError(f"no head or destination default for {species!r}; known: {', '.join(known)}")
+    head = d.get("head", species) if species == species_of(species) else species
+    return Setup(head=head, coil=coil or d["coil"], stimulator=stimulator or d["stimulator"], gap=gap,
                  rmt_mso=rmt_mso, stimulator_table=stimulator_table)
 
 

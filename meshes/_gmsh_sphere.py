@@ -46,7 +46,7 @@ def _check(radii, tags, edge_length, refine_cap):
     return r, t.astype(np.int32), h, cap
 
 
-def concentric_sphere_mesh(radii, tags, edge_length, *, refine_cap=None):
+def concentric_sphere_mesh(radii, tags, edge_length, *, refine_cap=None, threads: int = 1):
     """Tetrahedral mesh of nested spherical shells centred at the origin.
 
     Parameters
@@ -74,7 +74,8 @@ def concentric_sphere_mesh(radii, tags, edge_length, *, refine_cap=None):
     try:
         gmsh.option.setNumber("General.Terminal", 0)
         gmsh.option.setNumber("General.Verbosity", 0)
-        gmsh.option.setNumber("General.NumThreads", 2)
+        # one thread: the HXT mesher is then repeatable (2 threads give a different mesh each run)
+        gmsh.option.setNumber("General.NumThreads", int(threads))
         gmsh.model.add("concentric_spheres")
         balls = [gmsh.model.occ.addSphere(0.0, 0.0, 0.0, float(radius)) for radius in r]
         gmsh.model.occ.fragment([(3, balls[0])], [(3, b) for b in balls[1:]])

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["staged_directory", "atomic_write", "OutputExistsError", "MARKER"]
+__all__ = ["staged_directory", "atomic_target", "atomic_write", "OutputExistsError", "MARKER"]
 
 #: a file every output directory of this tool carries, so --force only ever replaces our own output
 MARKER = ".efield-output"
@@ -52,22 +52,28 @@ def staged_directory(path, force: bool = False):
         os.replace(tmp, path)
 
 
-def atomic_write(path, writer, force: bool = False) -> Path:
-    """Call ``writer(tmp_path)`` then move the result to ``path`` in one rename.
-
-    ``writer`` receives a temporary path with the same suffix in the same directory.
-    """
+@contextlib.contextmanager
+def atomic_target(path, force: bool = False, default_suffix: str = ""):
+    """Yield a temporary path next to ``path`` (same suffix); on success it replaces ``path`` in one
+    rename, on error it is removed.  An existing ``path`` is refused unless ``force``."""
     path = Path(path)
     if path.exists() and not force:
         raise OutputExistsError(f"'{path}' exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the directory '{path.parent}' does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or default_suffix, dir=path.parent)
     os.close(fd)
     try:
-        writer(Path(tmp))
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+
+
+def atomic_write(path, writer, force: bool = False) -> Path:
+    """Call ``writer(tmp_path)`` then move the result to ``path`` in one rename (see :func:`atomic_target`)."""
+    with atomic_target(path, force=force) as tmp:
+        writer(tmp)
+    return Path(path)

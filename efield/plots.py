@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -26,22 +25,11 @@ _DIPOLE_COLOR = "#ff8c00"
 
 
 # ----------------------------------------------------------------------------- helpers
-@contextlib.contextmanager
 def _atomic_target(path):
-    """Yield a temporary path next to ``path`` (same suffix); move it onto ``path`` on success."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"path: the directory {str(path.parent)!r} does not exist")
-    suffix = path.suffix or ".png"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Temporary path next to ``path``, renamed onto it on success (plots overwrite their own files)."""
+    from ._io import atomic_target
+
+    return atomic_target(path, force=True, default_suffix=".png")
 
 
 def _check_png(path) -> Path:

@@ -79,7 +79,8 @@ def _resolve_didt(coil, didt_text, mso):
 
 @main.command("field")
 @click.option("--coil", "coil_id", required=True, help="Preset id (see `efield coils`) or a .ccd/.tcd file.")
-@click.option("--head", "head_name", default="human", show_default=True, help="Sphere head: human, rat or mouse.")
+@click.option("--head", "head_name", default="human", show_default=True,
+              help="human, rat, mouse (spheres), rat-mesh, mouse-mesh (built-in meshes) or dish.")
 @click.option("--didt", "didt_text", default=None, help="Rate of change of the coil current, e.g. 100A/us.")
 @click.option("--mso", type=float, default=None, help="Intensity in % of the default stimulator's output.")
 @click.option("--distance", "distance_mm", type=float, default=0.0, show_default=True,
@@ -93,35 +94,37 @@ def _resolve_didt(coil, didt_text, mso):
 def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, subdiv, force):
     """Peak |E| on the cortex for a coil over the top of a sphere head; writes the field and a PNG."""
     from coils import load_coil
-    from meshes import sphere_head
-
     from ._io import staged_directory
     from .fields import standard_pose
     from .fields import cortex_field
     from .metrics import half_max_depth, surface_metrics
 
+    from .dosimetry import head_by_name
+
     try:
         coil = load_coil(coil_id)
-        head = sphere_head(head_name)
+        head = head_by_name(head_name)
     except (ValueError, OSError) as exc:
         _fail(exc)
     if distance_mm < 0:
         raise click.BadParameter(f"must be >= 0 mm; got {distance_mm}", param_hint="--distance")
     didt, intensity = _resolve_didt(coil, didt_text, mso)
     placed = coil.placed(standard_pose(head, distance=distance_mm * 1e-3))
-    click.echo(f"coil {coil.name} ({coil.n_segments} segments, {coil.n_dipoles} dipoles) on the {head.name} sphere; "
+    model = "sphere" if hasattr(head, "scalp_radius") else "mesh (FEM)"
+    click.echo(f"coil {coil.name} ({coil.n_segments} segments, {coil.n_dipoles} dipoles) on the {head.name} {model}; "
                f"{intensity} = {didt / 1e6:.2f} A/µs", err=True)
     try:
         result = cortex_field(placed, head, didt, n_subdiv=subdiv)
     except ValueError as exc:
         _fail(exc)
     m = surface_metrics(result)
-    depth = half_max_depth(placed, head, didt, m["peak_point_m"])
+    depth = half_max_depth(placed, head, didt, m["peak_point_m"]) if hasattr(head, "scalp_radius") else float("nan")
     summary = {
         "coil": coil.name, "head": head.name, "intensity": intensity, "didt_a_per_s": didt,
         "peak_vm": m["peak_vm"], "p99_vm": m["p99_vm"], "p999_vm": m["p999_vm"],
         "half_max_area_cm2": m["half_max_area_m2"] * 1e4, "half_max_depth_mm": depth * 1e3,
-        "cortex_radius_mm": head.cortex_radius * 1e3, "scalp_radius_mm": head.scalp_radius * 1e3,
+        "cortex_radius_mm": getattr(head, "cortex_radius", float("nan")) * 1e3,
+        "scalp_radius_mm": getattr(head, "scalp_radius", float("nan")) * 1e3,
         "coil_scalp_extra_gap_mm": distance_mm, "pose_4x4_m": placed.metadata.get("pose"),
         "not_modelled": coil.metadata.get("not_modelled", ""),
     }
@@ -136,8 +139,9 @@ def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, sub
             (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
     except FileExistsError as exc:
         _fail(exc)
+    depth_txt = "—" if depth != depth else f"{depth * 1e3:.1f} mm"
     click.echo(f"peak |E| on the cortex: {m['peak_vm']:.2f} V/m  (99.9th pct {m['p999_vm']:.2f} V/m, "
-               f"area >= half peak {m['half_max_area_m2'] * 1e4:.2f} cm², half-peak depth {depth * 1e3:.1f} mm)")
+               f"area >= half peak {m['half_max_area_m2'] * 1e4:.2f} cm², half-peak depth {depth_txt})")
     click.echo(f"wrote {out_dir}/field.{fmt}, field.png, summary.json")
 
 

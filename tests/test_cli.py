@@ -97,3 +97,12 @@ def test_demo_writes_table_and_pictures(tmp_path):
         png = out / f"{r['coil']}_{r['head']}.png"
         _not_blank(png)
     assert (out / "summary.md").read_text().count("\n|") >= expected
+
+
+def test_field_on_a_mesh_head(tmp_path):
+    out = tmp_path / "mesh"
+    res = CliRunner().invoke(main, ["field", "--coil", "magstim_25mm_fig8", "--head", "rat-mesh", "--didt", "50A/us",
+                                    "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "rat mesh (FEM)" in res.output
+    _not_blank(out / "field.png")

@@ -104,6 +104,8 @@ def sphere_efield(coil, points, didt, center=(0.0, 0.0, 0.0), *, backend: str | 
     c = np.asarray(center, dtype=float).reshape(-1)
     if c.shape != (3,) or not np.isfinite(c).all():
         raise ValueError(f"center must be a finite (3,) vector in metres; got {np.asarray(center).shape}")
+    if coil.n_segments:
+        coil.check_closed()  # eq. (1) holds for divergence-free currents: closed paths only
     check_clearance(coil, pts)
     d_src = source_distance(coil, c)
     radius = np.linalg.norm(pts - c, axis=1)

@@ -162,3 +162,10 @@ def test_points_beyond_the_sources_are_refused():
         sphere_efield(coil, [[0, 0, 0.095]], DIDT)
     with pytest.raises(ValueError, match="center must be a finite"):
         sphere_efield(coil, [[0, 0, 0]], DIDT, center=(0, 0))
+
+
+def test_open_current_path_is_refused():
+    start, end, w = polygon_loop(0.03, 32, center=(0, 0, 0.1))
+    open_coil = Coil("open", start[:-1], end[:-1], w[:-1])
+    with pytest.raises(ValueError, match="the current path is open at 2 point"):
+        sphere_efield(open_coil, [[0, 0, 0]], DIDT)

@@ -244,18 +244,22 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as
 
 @main.command("translate")
 @click.argument("table", required=False, type=click.Path(exists=True, dir_okay=False))
-@click.option("--to", "to", default="human", show_default=True, help="Destination species: human, rat, mouse.")
+@click.option("--to", "to", default="human", show_default=True,
+              help="Destination: human, rat, mouse (spheres), rat-mesh, mouse-mesh, dish.")
 @_setup_options("", "Destination")
 @click.option("--from", "source", default=None, help="Source species for one protocol (without TABLE).")
 @click.option("--intensity", default=None, help="Source intensity for one protocol, e.g. 30%MSO.")
 @click.option("--from-coil", default=None, help="Source coil (default: not reported → band over declared coils).")
 @click.option("--from-stimulator", default=None, help="Source stimulator (default: not reported).")
 @click.option("--from-rmt", type=float, default=None, help="Source motor threshold, % MSO.")
-@click.option("--stimulators", "stim_table", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--stimulators", "stim_table", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Extra stimulator CSV (same columns as efield/data/stimulators.csv).")
+@click.option("--rodent-head", type=click.Choice(["sphere", "mesh"]), default="sphere", show_default=True,
+              help="Source rats and mice in sphere heads or in the built-in mesh heads (FEM, slower).")
 @click.option("--out", "out_dir", default="efield-translate", show_default=True, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace an existing output directory written by efield.")
 def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil, from_stimulator, from_rmt,
-                  stim_table, out_dir, force):
+                  stim_table, rodent_head, out_dir, force):
     """Translate protocols to another species: one protocol (--from, --intensity) or a CSV TABLE."""
     from ._io import staged_directory
     from .batch import read_protocols, translate_rows, write_translation
@@ -280,7 +284,7 @@ def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil
 
         try:
             out_rows = translate_rows(rows, to, coil=coil, stimulator=stimulator, rmt=rmt,
-                                      stimulator_table=stim_table, progress=progress)
+                                      stimulator_table=stim_table, head_model=rodent_head, progress=progress)
         except ValueError as exc:
             _fail(exc)
     try:

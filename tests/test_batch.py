@@ -109,3 +109,12 @@ def test_translate_one_protocol_and_dose(tmp_path):
     assert "E at target" in res.output and "ESTIMATED" in res.output
     res = CliRunner().invoke(main, ["dose", "--intensity", "60 %XYZ"])
     assert res.exit_code != 0 and "%XYZ" in res.output
+
+
+def test_rodent_mesh_heads_as_source(tmp_path):
+    res = CliRunner().invoke(main, ["translate", "--from", "rat", "--intensity", "30%MSO", "--from-coil",
+                                    "magstim_25mm_fig8", "--rodent-head", "mesh", "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    with open(tmp_path / "m" / "translated.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["status"] == "translated" and "rat-mesh" in row["assumptions"]

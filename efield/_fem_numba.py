@@ -122,15 +122,38 @@ def csr_row_counts(dofs, adj_ptr, adj_idx, ndof, nchunk, counts):
             counts[r] = n
 
 
+@jit()
+def adjacency(flat, ndof, ptr, idx):
+    """Counting sort of the flattened dof table: ``idx[ptr[r]:ptr[r+1]]`` are the positions of dof r."""
+    for r in range(ndof + 1):
+        ptr[r] = 0
+    for p in range(flat.shape[0]):
+        ptr[flat[p] + 1] += 1
+    for r in range(ndof):
+        ptr[r + 1] += ptr[r]
+    fill = ptr[:-1].copy()
+    for p in range(flat.shape[0]):
+        r = flat[p]
+        idx[fill[r]] = p
+        fill[r] += 1
+
+
 @jit(parallel=True)
-def csr_fill(dofs, adj_ptr, adj_idx, ndof, nchunk, indptr, indices):
-    """Sorted column indices of each row into ``indices`` (CSR with ``indptr`` from the counts)."""
+def csr_fill_scatter(dofs, local, adj_ptr, adj_idx, ndof, nchunk, indptr, indices, data):
+    """Sorted column indices of each row into ``indices`` and the summed ``local`` (m,k,k) into ``data``.
+
+    Rows are split into ``nchunk`` contiguous chunks; each chunk owns its rows and a dense
+    column → position map, so no two threads write the same entry.
+    """
     k = dofs.shape[1]
     size = (ndof + nchunk - 1) // nchunk
     for c in prange(nchunk):
         marker = np.full(ndof, -1, dtype=np.int64)
+        where = np.empty(ndof, dtype=np.int64)
         for r in range(c * size, min(ndof, (c + 1) * size)):
-            n = indptr[r]
+            lo = indptr[r]
+            hi = indptr[r + 1]
+            n = lo
             for p in range(adj_ptr[r], adj_ptr[r + 1]):
                 t = adj_idx[p] // k
                 for b in range(k):
@@ -139,25 +162,15 @@ def csr_fill(dofs, adj_ptr, adj_idx, ndof, nchunk, indptr, indices):
                         marker[col] = r
                         indices[n] = col
                         n += 1
-            indices[indptr[r]:indptr[r + 1]] = np.sort(indices[indptr[r]:indptr[r + 1]])
-
-
-@jit(parallel=True)
-def csr_scatter(dofs, local, adj_ptr, adj_idx, indptr, indices, data):
-    """``data`` of the CSR matrix summed from ``local`` (m,k,k); each row is owned by one thread."""
-    k = dofs.shape[1]
-    for r in prange(indptr.shape[0] - 1):
-        lo = indptr[r]
-        hi = indptr[r + 1]
-        for j in range(lo, hi):
-            data[j] = 0.0
-        row = indices[lo:hi]
-        for p in range(adj_ptr[r], adj_ptr[r + 1]):
-            t = adj_idx[p] // k
-            a = adj_idx[p] % k
-            for b in range(k):
-                pos = lo + np.searchsorted(row, dofs[t, b])
-                data[pos] += local[t, a, b]
+            indices[lo:hi] = np.sort(indices[lo:hi])
+            for j in range(lo, hi):
+                where[indices[j]] = j
+                data[j] = 0.0
+            for p in range(adj_ptr[r], adj_ptr[r + 1]):
+                t = adj_idx[p] // k
+                a = adj_idx[p] % k
+                for b in range(k):
+                    data[where[dofs[t, b]]] += local[t, a, b]
 
 
 @jit(parallel=True)

@@ -80,7 +80,7 @@ def _resolve_didt(coil, didt_text, mso):
 @main.command("field")
 @click.option("--coil", "coil_id", required=True, help="Preset id (see `efield coils`) or a .ccd/.tcd file.")
 @click.option("--head", "head_name", default="human", show_default=True,
-              help="human, rat, mouse (spheres), rat-mesh, mouse-mesh (built-in meshes) or dish.")
+              help="human, rat, mouse (spheres), human-mesh, rat-mesh, mouse-mesh (built-in meshes) or dish.")
 @click.option("--didt", "didt_text", default=None, help="Rate of change of the coil current, e.g. 100A/us.")
 @click.option("--mso", type=float, default=None, help="Intensity in % of the default stimulator's output.")
 @click.option("--distance", "distance_mm", type=float, default=0.0, show_default=True,
@@ -109,7 +109,7 @@ def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, sub
     if distance_mm < 0:
         raise click.BadParameter(f"must be >= 0 mm; got {distance_mm}", param_hint="--distance")
     didt, intensity = _resolve_didt(coil, didt_text, mso)
-    placed = coil.placed(standard_pose(head, distance=distance_mm * 1e-3))
+    placed = coil.placed(standard_pose(head, distance=distance_mm * 1e-3, coil=coil))
     model = "sphere" if hasattr(head, "scalp_radius") else "mesh (FEM)"
     click.echo(f"coil {coil.name} ({coil.n_segments} segments, {coil.n_dipoles} dipoles) on the {head.name} {model}; "
                f"{intensity} = {didt / 1e6:.2f} A/µs", err=True)
@@ -190,7 +190,7 @@ def stimulators_cmd(table):
 
 @main.command("dose")
 @click.option("--species", "--head", "head", default="human", show_default=True,
-              help="Head: human, rat, mouse (spheres), rat-mesh, mouse-mesh (built-in meshes), dish.")
+              help="Head: human, rat, mouse (spheres), human-mesh, rat-mesh, mouse-mesh (built-in meshes), dish.")
 @click.option("--intensity", required=True, help="e.g. 60%MSO, 120%RMT, 155A/us, 1.2T, 80V/m, 23-25%MSO, 25;50%MSO.")
 @click.option("--coil", default=None, help="Preset id (default: the species' default coil).")
 @click.option("--stimulator", default=None, help="Stimulator name (default: the coil's own).")
@@ -245,7 +245,7 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as
 @main.command("translate")
 @click.argument("table", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "to", default="human", show_default=True,
-              help="Destination: human, rat, mouse (spheres), rat-mesh, mouse-mesh, dish.")
+              help="Destination: human, rat, mouse (spheres), human-mesh, rat-mesh, mouse-mesh (built-in meshes, FEM), dish.")
 @_setup_options("", "Destination")
 @click.option("--from", "source", default=None, help="Source species for one protocol (without TABLE).")
 @click.option("--intensity", default=None, help="Source intensity for one protocol, e.g. 30%MSO.")

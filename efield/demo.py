@@ -43,7 +43,7 @@ def coil_field_summary(coil_id: str, head_name: str, *, n_subdiv: int = 5, backe
 
     coil = load_coil(coil_id)
     head = sphere_head(head_name)
-    placed = coil.placed(standard_pose(head))
+    placed = coil.placed(standard_pose(head, coil=coil))
     result = cortex_field(placed, head, A_PER_US, n_subdiv=n_subdiv, backend=backend)
     m = surface_metrics(result)
     depth = half_max_depth(placed, head, A_PER_US, m["peak_point_m"], backend=backend)
@@ -142,7 +142,7 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
 
 
 #: (coil, sphere head, mesh head) pairs compared in the demo
-MESH_COMPARISONS = [("magstim_25mm_fig8", "rat", "rat-mesh"), ("rodent_8mm_round", "rat", "rat-mesh"),
+MESH_COMPARISONS = [("magstim_70mm_fig8", "human", "human-mesh"), ("magstim_25mm_fig8", "rat", "rat-mesh"), ("rodent_8mm_round", "rat", "rat-mesh"),
                     ("magstim_25mm_fig8", "mouse", "mouse-mesh"), ("rodent_8mm_round", "mouse", "mouse-mesh")]
 
 

@@ -99,7 +99,7 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
 
     head = head_by_name(head_name)
     coil = load_coil(coil_id)
-    placed = coil.placed(standard_pose(head, distance=gap))
+    placed = coil.placed(standard_pose(head, distance=gap, coil=coil))
     res = cortex_field(placed, head, 1.0, n_subdiv=n_subdiv)
     m = surface_metrics(res)
     if not hasattr(head, "scalp_radius"):
@@ -153,11 +153,12 @@ def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
 
 
 #: head names: sphere heads, then the built-in meshes (rodents "<species>-mesh", culture "dish")
-MESH_HEADS = {"rat-mesh": "rat", "mouse-mesh": "mouse", "dish": "dish"}
+MESH_HEADS = {"human-mesh": "human", "rat-mesh": "rat", "mouse-mesh": "mouse", "dish": "dish"}
 
 
 def head_by_name(name: str):
-    """A sphere head ("human", "rat", "mouse") or a built-in mesh head ("rat-mesh", "mouse-mesh", "dish")."""
+    """A sphere head ("human", "rat", "mouse") or a built-in mesh head ("human-mesh", "rat-mesh",
+    "mouse-mesh", "dish")."""
     from meshes import sphere_head
 
     if name in MESH_HEADS:

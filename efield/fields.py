@@ -202,23 +202,30 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
     return FieldResult(surf.vertices, e, float(didt), surf.normals, surf.faces, info)
 
 
-def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0) -> np.ndarray:
+def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None) -> np.ndarray:
     """Pose (4×4, metres) of a coil centred over the top (+z) of a head, handle along ``handle``.
 
     Sphere heads: over the top of the sphere.  Mesh heads: over the highest scalp point above the
-    frame origin (bregma for rodents, the dish centre), coil plane horizontal."""
+    frame origin (bregma for rodents, the anterior commissure in MNI space), with the scalp normal
+    averaged over a patch (:func:`efield.placement.scalp_contact`); given ``coil`` (in its own
+    frame), the coil is lifted until it rests on the scalp without cutting into it
+    (:func:`efield.placement.resting_pose`).  Dish: under the dish, facing up.
+    ``distance`` (m, >= 0) is an extra gap between casing and scalp."""
     from coils import coil_pose
+
+    from .placement import _patch_normal, resting_pose
 
     if _is_mesh_head(head) and head.frame == "dish":
         # under the dish, coil facing up, its casing against the dish bottom
         return coil_pose(np.zeros(3), (0.0, 0.0, -1.0), handle, distance)
     if _is_mesh_head(head):
-        # top of the scalp surface above the frame origin (bregma for rodents, dish centre)
-        v, nrm = head.scalp.vertices, head.scalp.normals
+        v = head.scalp.vertices
         near = np.linalg.norm(v[:, :2], axis=1)
         ring = near <= max(np.sort(near)[min(5, len(near) - 1)], 1e-9)
         k = np.flatnonzero(ring)[np.argmax(v[ring, 2])]
-        normal = np.array([0.0, 0.0, 1.0]) if nrm[k, 2] > 0.99 else nrm[k]
-        return coil_pose(v[k], normal, handle, distance)
+        normal = _patch_normal(head, v[k])
+        if coil is None:
+            return coil_pose(v[k], normal, handle, distance)
+        return resting_pose(coil, head, v[k], normal, handle, distance)
     top = np.asarray(head.center, dtype=float) + [0.0, 0.0, head.scalp_radius]
     return coil_pose(top, (0.0, 0.0, 1.0), handle, distance)

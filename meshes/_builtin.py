@@ -1,7 +1,11 @@
-"""Built-in mesh heads: layered rodent heads (shipped, bregma frame) and a culture dish.
+"""Built-in mesh heads: layered rodent heads (shipped, bregma frame), a human head (MNI frame)
+and a culture dish.
 
 The rodent meshes are built by ``scripts/build_heads.py`` (dimensions and sources there) and
 ship in ``meshes/data/heads/``; the dish is meshed on demand with NumPy (no gmsh at run time).
+The human head ships as a 1 mm label volume (``human_labels.npz``, built by the same script from
+the MNI ICBM152 2009 template and fsaverage surfaces; licence in ``HUMAN_TEMPLATE_LICENSE.txt``)
+and is meshed on first use into voxel tetrahedra (``meshes/_voxel_head.py``).
 """
 
 from __future__ import annotations
@@ -15,17 +19,20 @@ import numpy as np
 from ._dish import culture_dish_mesh, disc_triangulation
 from ._mesh import MeshHead, surface_from_faces
 from ._surface import Surface, icosphere
+from ._voxel_head import human_head
 
 __all__ = ["builtin_head", "list_builtin_heads", "culture_dish"]
 
 _HEADS = Path(__file__).parent / "data" / "heads"
 #: depth of the surface where E is reported below the brain surface (m), per rodent
 _CORTEX_DEPTH = {"rat": 0.3e-3, "mouse": 0.15e-3}
+#: shipped file stem → head name, where they differ
+_FILE_NAMES = {"human_labels": "human"}
 
 
 def list_builtin_heads() -> list[str]:
     """Names accepted by :func:`builtin_head`."""
-    return sorted([p.stem for p in _HEADS.glob("*.npz")] + ["dish"])
+    return sorted([_FILE_NAMES.get(p.stem, p.stem) for p in _HEADS.glob("*.npz")] + ["dish"])
 
 
 def _ellipsoid_surface(center, semi_axes, n_subdiv: int = 4) -> Surface:
@@ -39,13 +46,25 @@ def _ellipsoid_surface(center, semi_axes, n_subdiv: int = 4) -> Surface:
 
 @functools.lru_cache(maxsize=8)
 def builtin_head(name: str) -> MeshHead:
-    """A built-in mesh head: ``"rat"``, ``"mouse"`` (layered ellipsoids, bregma frame) or ``"dish"``
-    (a 35 mm dish with 2 mm of medium; see :func:`culture_dish` for other sizes)."""
+    """A built-in mesh head: ``"rat"``, ``"mouse"`` (layered ellipsoids, bregma frame), ``"human"``
+    (MNI152 voxel head, frame ``"MNI"``, metres; see :func:`meshes._voxel_head.human_head`) or
+    ``"dish"`` (a 35 mm dish with 2 mm of medium; see :func:`culture_dish` for other sizes).
+
+    The human head is meshed from its label volume on first use (a few seconds, then cached):
+    2.6 mm voxels, each split into 6 tetrahedra (≈ 1.25 M tets, 0.22 M nodes), tags 1 WM, 2 GM,
+    3 CSF, 4 bone, 5 scalp; ``cortex`` is the fsaverage5 mid-cortical surface (20484 vertices).
+    """
     key = str(name).strip().lower()
     if key == "dish":
         return culture_dish()
+    if key == "human":
+        path = _HEADS / "human_labels.npz"
+        if not path.exists():
+            raise ValueError(f"built-in head 'human' needs {path.name}; build it with "
+                             "'python scripts/build_heads.py --only human'")
+        return human_head(path)
     path = _HEADS / f"{key}.npz"
-    if not path.exists():
+    if key in _FILE_NAMES or not path.exists():
         raise ValueError(f"built-in head {name!r} is unknown; known: {', '.join(list_builtin_heads())}")
     with np.load(path) as data:
         nodes = data["nodes"].astype(np.float64)

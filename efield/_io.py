@@ -18,6 +18,19 @@ class OutputExistsError(FileExistsError):
     """An output exists and ``force`` was not given."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, directory: bool) -> None:
+    """Give a staged file or directory the permissions a plain ``open``/``mkdir`` would (mkstemp and
+    mkdtemp create them private to the owner)."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def staged_directory(path, force: bool = False):
     """Yield a fresh temporary directory next to ``path``; on success it replaces ``path``.
@@ -43,6 +56,7 @@ def staged_directory(path, force: bool = False):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _publish_mode(tmp, directory=True)
     if path.exists():
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         os.replace(path, old)
@@ -65,6 +79,7 @@ def atomic_target(path, force: bool = False, default_suffix: str = ""):
     os.close(fd)
     try:
         yield Path(tmp)
+        _publish_mode(Path(tmp), directory=False)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -299,6 +299,90 @@ def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil
                "translated.png, assumptions.md")
 
 
+@main.command("target")
+@click.option("--head", "head_name", default="human", show_default=True,
+              help="human, rat, mouse (spheres), human-mesh, rat-mesh, mouse-mesh (built-in meshes).")
+@click.option("--coil", "coil_id", default=None, help="Preset id (default: the species' default coil).")
+@click.option("--target", "target_text", default=None,
+              help="Named target (see --list), mni:x,y,z or bregma:x,y,z (mm). Default: DLPFC_left (human), "
+                   "M1_forelimb_left (rodents).")
+@click.option("--direction", default=None,
+              help="Wanted field direction: normal, anterior, posterior, left, right, superior, inferior, or x,y,z. "
+                   "Default: maximise |E|.")
+@click.option("--radius", "radius_mm", type=float, default=0.0, show_default=True,
+              help="Average over the cortex within this distance of the target (mm).")
+@click.option("--didt", "didt_text", default=None, help="Intensity as dI/dt, e.g. 100A/us (default 1 A/µs).")
+@click.option("--mso", type=float, default=None, help="Intensity in %% MSO of --stimulator (or the coil's own).")
+@click.option("--stimulator", default=None, help="Stimulator for %%MSO (default: the coil's own).")
+@click.option("--goal", "goal_e", type=float, default=None, help="Goal E at the target (V/m): report the %%MSO needed.")
+@click.option("--distance", "distance_mm", type=float, default=0.0, show_default=True,
+              help="Extra gap between the coil bottom and the scalp (mm).")
+@click.option("--search-radius", "search_mm", type=float, default=None,
+              help="Search positions within this distance of the target's scalp point (mm; default 25 %% of the "
+                   "head radius).")
+@click.option("--angles", "n_angles", type=click.IntRange(4, 720), default=72, show_default=True,
+              help="Handle angles over 360° on the search grid.")
+@click.option("--list", "list_only", is_flag=True, help="List the named targets and exit.")
+@click.option("--out", "out_dir", default="efield-target", show_default=True, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing output directory written by efield.")
+def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text, mso, stimulator, goal_e,
+               distance_mm, search_mm, n_angles, list_only, out_dir, force):
+    """Best coil pose for a cortical target: pose files, E at the target, %MSO for a goal, focality, pictures."""
+    from coils import load_coil
+
+    from ._io import staged_directory
+    from .dosimetry import defaults, head_by_name, species_of
+    from .targeting import list_targets, optimize_pose, write_targeting
+
+    if list_only:
+        for species, table in list_targets().items():
+            for name, entry in table.items():
+                coords = entry.get("mni_mm") or entry.get("bregma_mm")
+                frame = "MNI" if "mni_mm" in entry else "bregma"
+                click.echo(f"{species:6s} {name:18s} {frame:6s} {coords}  {entry['description']} "
+                           f"[{entry['flag']}: {entry['source']}]")
+        return
+    species = species_of(head_name)
+    try:
+        head = head_by_name(head_name)
+        coil_id = coil_id or defaults()["destination"][species]["coil"]
+        coil = load_coil(coil_id)
+        target = target_text or ("DLPFC_left" if species == "human" else "M1_forelimb_left")
+        if direction and "," in direction:
+            direction = [float(x) for x in direction.split(",")]
+        didt = None
+        if didt_text is not None and mso is not None:
+            raise click.UsageError("give either --didt or --mso, not both")
+        if didt_text is not None:
+            from .units import parse_didt
+
+            didt = parse_didt(didt_text)
+        elif mso is not None:
+            from .stimulators import stimulator_pair
+
+            pair = stimulator_pair(coil.name, stimulator)
+            didt = pair.didt_max * mso / 100.0
+            click.echo(f"{mso:g} % MSO = {didt / 1e6:.4g} A/µs ({pair.describe()})", err=True)
+        click.echo(f"targeting {target} on the {head.name} {'mesh' if hasattr(head, 'tets') else 'sphere'} "
+                   f"with {coil.name}", err=True)
+        result = optimize_pose(coil, head, target, didt, direction=direction, radius=radius_mm * 1e-3,
+                               distance=distance_mm * 1e-3, search_radius=None if search_mm is None else search_mm * 1e-3,
+                               n_angles=n_angles, goal_e=goal_e, stimulator=stimulator)
+    except ValueError as exc:
+        _fail(exc)
+    try:
+        with staged_directory(out_dir, force=force) as tmp:
+            names = write_targeting(result, coil, tmp)
+    except FileExistsError as exc:
+        _fail(exc)
+    click.echo(result.summary())
+    for k, v in result.assumptions.items():
+        click.echo(f"  assumption: {k}: {v}")
+    t = result.timing
+    click.echo(f"{result.n_poses} poses evaluated ({t['grid_poses_per_s']:.0f} poses/s on the grid, precompute "
+               f"{t['precompute']:.1f} s, total {t['total']:.1f} s); wrote {out_dir}/: {', '.join(names)}")
+
+
 @main.command("demo")
 @click.option("--out", "out_dir", default="efield-demo", show_default=True, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace an existing demo output directory.")

@@ -384,19 +384,33 @@ class FEMSolver:
         a_vert = vector_potential(coil, self.nodes)
         t1 = time.perf_counter()
         b = self.rhs(a_vert, didt)
+        phi, iters, rel, coarse_iters = self.solve_rhs(b)
+        t2 = time.perf_counter()
+        timing = {"primary": t1 - t0, "solve": t2 - t1, "total": t2 - t0}
+        return FEMSolution(self, coil, didt, phi, a_vert, iters, rel, timing, coarse_iters)
+
+    def solve_rhs(self, b, tol: float | None = None):
+        """Solve ``A x = b`` for a load vector ``b`` (n_dofs,) with zero sum; returns (x, iterations,
+        relative residual, coarse iterations), ``x`` with zero mean.  ``tol`` defaults to the solver's."""
+        tol = self.tol if tol is None else tol
         dot = np.dot if self.backend == "numpy" else _kernels().dot
         x0, coarse_iters = None, 0
         if self.order == 2:
             # start from the P1 solution (the Galerkin problem on the P1 subspace: A1 = PᵀA2P, b1 = Pᵀb2);
-            # it is O(h²) from the P2 solution, so one or two P2 steps reach the tolerance
-            phi1, coarse_iters, _ = _pcg(self._matvec_p1, self._coarse, self.prolongation.T @ b, self.tol,
+            # it is O(h²) from the P2 solution, so a few P2 steps reach the tolerance
+            phi1, coarse_iters, _ = _pcg(self._matvec_p1, self._coarse, self.prolongation.T @ b, tol,
                                          self.maxiter, dot)
             x0 = self.prolongation @ phi1
-        phi, iters, rel = _pcg(self._matvec, self.preconditioner, b, self.tol, self.maxiter, dot, x0=x0)
-        phi -= phi.mean()
-        t2 = time.perf_counter()
-        timing = {"primary": t1 - t0, "solve": t2 - t1, "total": t2 - t0}
-        return FEMSolution(self, coil, didt, phi, a_vert, iters, rel, timing, coarse_iters)
+        x, iters, rel = _pcg(self._matvec, self.preconditioner, b, tol, self.maxiter, dot, x0=x0)
+        return x - x.mean(), iters, rel, coarse_iters
+
+    def basis_gradients(self, cell: int, lam) -> np.ndarray:
+        """Gradients (k, 3) 1/m of the k local basis functions (4 for P1, 10 for P2; order of ``dofs[cell]``)
+        at barycentric point ``lam`` (4,) in tet ``cell`` (internal numbering, as :meth:`locate` returns)."""
+        g = self.grads[cell]
+        if self.order == 1:
+            return g.copy()
+        return _p2_basis_grads(np.asarray(lam, dtype=float), g[None])[0]
 
     def gradient_at(self, phi, cells, lam):
         """∇φ (k, 3) V/m of dof values ``phi`` at barycentric points ``lam`` (k, 4) in tets ``cells`` (k,)."""

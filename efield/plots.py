@@ -17,11 +17,12 @@ import numpy as np
 
 from ._validation import as_points
 
-__all__ = ["render_shell_field", "plot_profile", "bar_chart"]
+__all__ = ["render_shell_field", "render_targeting", "plot_profile", "bar_chart", "plot_orientation_polar"]
 
 _CAMERAS = ("top", "oblique")
 _COIL_COLOR = "#ff2d55"  # a red that stands out against viridis and the white background
 _DIPOLE_COLOR = "#ff8c00"
+_MARKER_COLOR = "#00e5ff"  # cyan: stands out against viridis, the coil red and the white background
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -135,7 +136,8 @@ def _frame_camera(plotter, points_mm: np.ndarray, camera: str) -> None:
 # ----------------------------------------------------------------------------- 3-D
 def render_shell_field(surface_vertices, faces, values, path, *, segments=None, dipoles=None,
                        title: str = "", scalar_label: str = "|E| (V/m)", clim=None,
-                       camera: str = "top", window_size=(900, 700), cmap: str | None = None) -> Path:
+                       camera: str = "top", window_size=(900, 700), cmap: str | None = None,
+                       markers=None) -> Path:
     """Render a field on a triangulated shell, with the coil, to a PNG (off-screen, no display).
 
     Parameters
@@ -166,6 +168,8 @@ def render_shell_field(surface_vertices, faces, values, path, *, segments=None, 
     window_size : (width, height) ints, pixels
     cmap : str or None
         Matplotlib colour-map name; default "viridis" (non-negative) or "RdBu_r" (signed).
+    markers : (k, 3) float array, metres, optional
+        Points marked with cyan spheres (e.g. a stimulation target); kept in the camera frame.
 
     Returns
     -------
@@ -177,30 +181,83 @@ def render_shell_field(surface_vertices, faces, values, path, *, segments=None, 
     vals = _as_values(values, len(verts))
     if camera not in _CAMERAS:
         raise ValueError(f"camera must be one of {_CAMERAS}; got {camera!r}")
+    width, height = _check_window(window_size)
+    lo, hi = _check_clim(clim, vals)
+    if cmap is None:
+        cmap = "RdBu_r" if lo < 0 else "viridis"
+    wires = _check_segments(segments)
+    dip = None
+    if dipoles is not None:
+        dip = as_points(dipoles, "dipoles")
+        dip = dip if len(dip) else None
+    marks = _check_markers(markers)
+
+    def place_camera(plotter, frame_mm, verts_mm):
+        _frame_camera(plotter, frame_mm, camera)
+
+    return _render_field(verts, tri, vals, path, wires=wires, dip=dip, marks=marks, title=title,
+                         scalar_label=scalar_label, clim=(lo, hi), cmap=cmap, size=(width, height),
+                         place_camera=place_camera)
+
+
+def _check_window(window_size) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in window_size)
     except (TypeError, ValueError):
         raise ValueError(f"window_size must be (width, height) in pixels; got {window_size!r}") from None
     if width < 100 or height < 100:
         raise ValueError(f"window_size must be at least (100, 100) pixels; got {window_size!r}")
-    lo, hi = _check_clim(clim, vals)
-    if cmap is None:
-        cmap = "RdBu_r" if lo < 0 else "viridis"
-    wires = None
-    if segments is not None:
-        try:
-            start, end = segments
-        except (TypeError, ValueError):
-            raise ValueError("segments must be a tuple (start (k, 3), end (k, 3)) in metres") from None
-        start, end = as_points(start, "segments start"), as_points(end, "segments end")
-        if start.shape != end.shape:
-            raise ValueError(f"segments start and end must have the same shape; got {start.shape} and {end.shape}")
-        wires = (start, end) if len(start) else None
-    dip = None
-    if dipoles is not None:
-        dip = as_points(dipoles, "dipoles")
-        dip = dip if len(dip) else None
+    return width, height
 
+
+def _check_segments(segments):
+    """``(start, end)`` (k, 3) arrays in metres, or None when there are no wires."""
+    if segments is None:
+        return None
+    try:
+        start, end = segments
+    except (TypeError, ValueError):
+        raise ValueError("segments must be a tuple (start (k, 3), end (k, 3)) in metres") from None
+    start, end = as_points(start, "segments start"), as_points(end, "segments end")
+    if start.shape != end.shape:
+        raise ValueError(f"segments start and end must have the same shape; got {start.shape} and {end.shape}")
+    return (start, end) if len(start) else None
+
+
+def _check_markers(markers):
+    """Marker points as a (k, 3) array in metres (one (3,) point is accepted), or None."""
+    if markers is None:
+        return None
+    if np.shape(markers) == (3,):
+        markers = [markers]
+    arr = as_points(markers, "markers")
+    return arr if len(arr) else None
+
+
+def _vec3(value, name: str, unit: str, *, unit_length: bool = False) -> np.ndarray:
+    """A finite (3,) float array (normalised if ``unit_length``) or a ValueError naming ``name``."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be 3 numbers ({unit}); got {value!r}") from None
+    if arr.shape != (3,):
+        raise ValueError(f"{name} must have shape (3,) ({unit}); got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+    if unit_length:
+        norm = float(np.linalg.norm(arr))
+        if norm == 0.0:
+            raise ValueError(f"{name} must be a non-zero direction; got (0, 0, 0)")
+        arr = arr / norm
+    return arr
+
+
+def _render_field(verts, tri, vals, path, *, wires, dip, marks, title, scalar_label, clim, cmap, size,
+                  place_camera) -> Path:
+    """Draw a validated shell field with wires, dipoles and markers; ``place_camera(plotter,
+    frame_points_mm, shell_vertices_mm)`` aims the camera; screenshot atomically to ``path``."""
+    lo, hi = clim
+    width, height = size
     os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
     import pyvista as pv
 
@@ -236,16 +293,111 @@ def render_shell_field(surface_vertices, faces, values, path, *, segments=None, 
             if dip is not None:
                 plotter.add_points(dip * mm, color=_DIPOLE_COLOR, point_size=8, render_points_as_spheres=True)
                 frame.append(_near(dip, shell_center, reach))
+            if marks is not None:
+                radius = 0.015 * float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0))) * mm
+                for point in marks * mm:
+                    plotter.add_mesh(pv.Sphere(radius=radius, center=point, theta_resolution=24,
+                                               phi_resolution=24),
+                                     color=_MARKER_COLOR, smooth_shading=True)
+                frame.append(marks)
             if title:
                 plotter.add_text(_wrap(title, max(30, width // 11)), position="upper_left", font_size=12,
                                  color="black")
             plotter.add_axes(color="black")
-            _frame_camera(plotter, np.concatenate(frame) * mm, camera)
+            place_camera(plotter, np.concatenate(frame) * mm, verts * mm)
             with _atomic_target(path) as tmp:
                 plotter.screenshot(str(tmp))
         finally:
             plotter.close()
     return path
+
+
+def render_targeting(surface_vertices, faces, values, path, *, segments, target_point, coil_center,
+                     coil_normal, title: str = "", clim=None, unit: str = "V/m", coil_handle=None,
+                     window_size=(900, 700), cmap: str | None = None) -> Path:
+    """Render the cortical field of a targeted coil: the field, the coil wires in place and the target.
+
+    The camera looks along −``coil_normal`` at ``coil_center`` from outside the head (the view of
+    someone holding the coil), framing the coil and the strong part of the field; the target is a
+    cyan sphere.
+
+    Parameters
+    ----------
+    surface_vertices : (n, 3) float array, metres
+        Cortex (or any shell) vertices, head frame; drawn in millimetres.
+    faces : (m, 3) int array
+        Triangles over ``surface_vertices``.
+    values : (n,) float array, in ``unit``
+        Field per vertex (|E|, or a signed component) shown with a colour bar.
+    path : str or Path
+        Output ``.png``; its directory must exist.  Written atomically (an existing picture is replaced).
+    segments : tuple (start (k, 3), end (k, 3)) of float arrays, metres
+        Coil wires in the head frame (already posed); may be None for no wires.
+    target_point : (3,) float array, metres
+        The stimulation target, marked with a sphere.
+    coil_center : (3,) float array, metres
+        Coil origin (centre of the casing bottom) in the head frame; the camera aims here.
+    coil_normal : (3,) float array, any length
+        Coil normal pointing away from the head; the camera sits on this side and looks along its
+        negative.
+    title : str
+        Text in the upper left (coil, head, dI/dt, target, ...).
+    clim : (low, high) or None
+        Colour range in ``unit``; default ``(0, max)`` for non-negative values, symmetric otherwise.
+    unit : str
+        Unit of ``values`` for the colour-bar title ("|E| (unit)", or "E (unit)" for signed values).
+    coil_handle : (3,) float array, any length, optional
+        Handle direction; if given it points up in the image.  Default: the head +z axis (or +y when
+        the normal is nearly vertical) projected onto the image plane.
+    window_size : (width, height) ints, pixels
+    cmap : str or None
+        Matplotlib colour map; default "viridis" (non-negative) or "RdBu_r" (signed).
+
+    Returns
+    -------
+    Path of the written PNG.
+    """
+    path = _check_png(path)
+    verts = as_points(surface_vertices, "surface_vertices")
+    tri = _as_faces(faces, len(verts))
+    vals = _as_values(values, len(verts))
+    target = _vec3(target_point, "target_point", "metres")
+    center = _vec3(coil_center, "coil_center", "metres")
+    normal = _vec3(coil_normal, "coil_normal", "a direction", unit_length=True)
+    if coil_handle is not None:
+        up = _vec3(coil_handle, "coil_handle", "a direction", unit_length=True)
+        up = up - np.dot(up, normal) * normal
+        if np.linalg.norm(up) < 1e-6:
+            raise ValueError("coil_handle must not be parallel to coil_normal")
+    else:
+        up = np.array([0.0, 1.0, 0.0]) if abs(normal[2]) > 0.9 else np.array([0.0, 0.0, 1.0])
+        up = up - np.dot(up, normal) * normal
+    up /= np.linalg.norm(up)
+    width, height = _check_window(window_size)
+    lo, hi = _check_clim(clim, vals)
+    if cmap is None:
+        cmap = "RdBu_r" if lo < 0 else "viridis"
+    wires = _check_segments(segments)
+    scalar_label = f"E ({unit})" if lo < 0 else f"|E| ({unit})"
+
+    def place_camera(plotter, frame_mm, verts_mm):
+        focus = center * 1e3
+        rel = frame_mm - focus
+        along = rel @ normal
+        across = float(np.linalg.norm(rel - along[:, None] * normal, axis=1).max())
+        # fit the frame's spread around the viewing axis in the narrower image direction
+        half = 1.2 * max(across, 1.0) * max(1.0, height / width)
+        view_angle = 30.0
+        distance = half / math.tan(math.radians(view_angle / 2)) + max(float(along.max()), 0.0)
+        plotter.camera.focal_point = tuple(focus)
+        plotter.camera.position = tuple(focus + distance * normal)
+        plotter.camera.up = tuple(up)
+        plotter.camera.view_angle = view_angle
+        plotter.renderer.ResetCameraClippingRange()
+
+    return _render_field(verts, tri, vals, path, wires=wires, dip=None, marks=target[None, :], title=title,
+                         scalar_label=scalar_label, clim=(lo, hi), cmap=cmap, size=(width, height),
+                         place_camera=place_camera)
 
 
 # ----------------------------------------------------------------------------- 2-D
@@ -359,4 +511,87 @@ def bar_chart(labels, values, path, ylabel: str = "", title: str = "", *, figsiz
     if title:
         ax.set_title(title)
     ax.grid(True, axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_orientation_polar(angles_deg, values, path, *, best_deg=None, unit: str = "V/m", title: str = "",
+                           reference_label: str = "0° = handle reference", figsize=(5.6, 5.6)) -> Path:
+    """Polar plot of the field at the target against the handle angle around the coil normal.
+
+    Angle 0 points up and angles grow counter-clockwise: the picture is the coil seen from outside
+    the head (looking along −normal), a positive angle being a right-handed turn about the normal.
+    The curve is closed when the angles go round the circle (the gap from the last angle back to
+    the first, through 360°, is at most 1.5 sampling steps); otherwise it is drawn open.
+
+    Parameters
+    ----------
+    angles_deg : (k,) float array, degrees, k >= 3
+        Handle angles (any order; any range, taken modulo 360).
+    values : (k,) float array, in ``unit``
+        Field at the target for each angle (e.g. |E| in V/m at the stated dI/dt).
+    path : str or Path
+        Output ``.png`` (directory must exist); written atomically.
+    best_deg : float, degrees, optional
+        Angle to mark (the best orientation): a radial line and a dot on the curve, with its value.
+    unit : str
+        Unit of ``values``, used to label the radial axis.
+    title : str
+    reference_label : str
+        What 0° means, written under the plot.
+    figsize : (width, height) inches at 100 dpi
+
+    Returns
+    -------
+    Path of the written PNG.
+    """
+    path = _check_png(path)
+    theta = np.asarray(angles_deg, dtype=np.float64)
+    r = np.asarray(values, dtype=np.float64)
+    if theta.ndim != 1 or len(theta) < 3:
+        raise ValueError(f"angles_deg must be a 1-D array of at least 3 angles in degrees; got shape {theta.shape}")
+    if r.shape != theta.shape:
+        raise ValueError(f"values must have the same shape as angles_deg {theta.shape}; got {r.shape}")
+    if not np.isfinite(theta).all():
+        raise ValueError(f"angles_deg must be finite; {int((~np.isfinite(theta)).sum())} value(s) are NaN or infinite")
+    if not np.isfinite(r).all():
+        raise ValueError(f"values must be finite; {int((~np.isfinite(r)).sum())} value(s) are NaN or infinite")
+    if best_deg is not None:
+        try:
+            best_deg = float(best_deg)
+        except (TypeError, ValueError):
+            raise ValueError(f"best_deg must be an angle in degrees; got {best_deg!r}") from None
+        if not math.isfinite(best_deg):
+            raise ValueError(f"best_deg must be finite; got {best_deg}")
+    order = np.argsort(np.mod(theta, 360.0), kind="stable")
+    theta, r = np.mod(theta, 360.0)[order], r[order]
+    steps = np.diff(theta)
+    closing_gap = 360.0 - (theta[-1] - theta[0])
+    closed = closing_gap > 0 and closing_gap <= 1.5 * max(float(steps.max()), 1e-9)
+    t_plot, r_plot = (np.append(theta, theta[0] + 360.0), np.append(r, r[0])) if closed else (theta, r)
+
+    fig = _figure(figsize)
+    ax = fig.add_subplot(projection="polar")
+    ax.set_theta_zero_location("N")
+    ax.set_theta_direction(1)
+    ax.plot(np.radians(t_plot), r_plot, color="C0", lw=2, marker="o", ms=3, label=f"E ({unit})")
+    top = float(r.max())
+    bottom = min(0.0, float(r.min()))
+    if top <= bottom:
+        top = bottom + 1.0
+    ax.set_ylim(bottom, top * 1.08 if top > 0 else top)
+    if bottom < 0:  # signed values: the centre is the minimum; show where zero is
+        ax.plot(np.linspace(0, 2 * np.pi, 181), np.zeros(181), color="0.4", ls=":", lw=1)
+    if best_deg is not None:
+        b = best_deg % 360.0
+        value = float(np.interp(b, theta, r, period=360.0)) if closed else float(np.interp(b, theta, r))
+        ax.plot([np.radians(b)] * 2, [bottom, value], color="C3", lw=1.5, ls="--")
+        ax.plot([np.radians(b)], [value], "o", color="C3", ms=8,
+                label=f"best {best_deg:.3g}°: {value:.3g} {unit}")
+        ax.legend(loc="upper left", bbox_to_anchor=(-0.12, 1.12), fontsize=9, frameon=False)
+    ax.set_rlabel_position(112.5)
+    ax.text(0.0, -0.01, f"radius: E ({unit})", transform=ax.transAxes, ha="left", va="top", fontsize=9)
+    ax.grid(True, alpha=0.4)
+    ax.set_xlabel(reference_label, fontsize=9)
+    if title:
+        ax.set_title(title, pad=18)
     return _save(fig, path)

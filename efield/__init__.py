@@ -19,6 +19,7 @@ _EXPORTS = {
     "cortex_field": "efield.fields",
     "FieldResult": "efield.fields",
     "standard_pose": "efield.fields",
+    "simulate": "efield.fields",
     "Intensity": "efield.intensity",
     "parse_intensity": "efield.intensity",
     "Setup": "efield.dosimetry",
@@ -28,10 +29,16 @@ _EXPORTS = {
     "destination_setup": "efield.translation",
     "stimulator_pair": "efield.stimulators",
     "self_inductance": "efield.inductance",
+    "optimize_pose": "efield.targeting",
+    "resolve_target": "efield.targeting",
+    "list_targets": "efield.targeting",
+    "TargetResult": "efield.targeting",
+    "Target": "efield.targeting",
 }
 
 _SUBMODULES = {"metrics", "plots", "sphere", "biot_savart", "fields", "units", "inductance", "demo", "cli",
-               "intensity", "stimulators", "batch"}
+               "intensity", "stimulators", "batch", "targeting", "placement", "fem", "dosimetry", "translation",
+               "_target_io"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

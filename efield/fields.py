@@ -154,6 +154,14 @@ class FieldResult:
         factor = didt / self.didt if self.didt else 0.0
         return FieldResult(self.points, self.efield * factor, didt, self.normals, self.faces, self.info)
 
+    @property
+    def metrics(self) -> dict:
+        """Peak, 99th/99.9th area-weighted percentiles (V/m), half-max area (m²) and peak point (m) of |E|
+        (:func:`efield.metrics.surface_metrics`)."""
+        from .metrics import surface_metrics
+
+        return surface_metrics(self)
+
     def vertex_areas(self) -> np.ndarray:
         """Area (n,) m² attributed to each point (a third of each adjacent triangle)."""
         if self.faces is None:
@@ -229,3 +237,32 @@ def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None
         return resting_pose(coil, head, v[k], normal, handle, distance)
     top = np.asarray(head.center, dtype=float) + [0.0, 0.0, head.scalp_radius]
     return coil_pose(top, (0.0, 0.0, 1.0), handle, distance)
+
+
+def simulate(coil, head, didt, *, pose=None, handle=(0.0, 1.0, 0.0), distance: float = 0.0,
+             n_subdiv: int = 5) -> FieldResult:
+    """E on the cortex of ``head`` for ``coil`` at ``didt``: sphere heads analytically, mesh heads by FEM.
+
+    Parameters
+    ----------
+    coil : coils.Coil in its own frame, or a preset id
+    head : SphereHead or MeshHead (e.g. ``meshes.builtin_head("human")``)
+    didt : float, A/s
+    pose : (4, 4) float array, metres, optional — coil frame → head frame (e.g. from
+        :func:`efield.optimize_pose`); default :func:`standard_pose` (over the top, resting on the scalp)
+    handle : (3,) float array — handle direction for the default pose
+    distance : float, metres — extra coil–scalp gap for the default pose
+    n_subdiv : int — cortex sphere resolution (sphere heads)
+
+    Returns
+    -------
+    FieldResult — ``efield`` (n, 3) V/m on the cortex, ``magnitude``, ``normal_component`` and
+    ``metrics`` (peak, percentiles, half-max area); ``info`` records coil, head, pose and model.
+    """
+    from coils import load_coil
+
+    if isinstance(coil, str):
+        coil = load_coil(coil)
+    if pose is None:
+        pose = standard_pose(head, handle=handle, distance=distance, coil=coil)
+    return cortex_field(coil.placed(pose), head, didt, n_subdiv=n_subdiv)

@@ -258,16 +258,33 @@ def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Targ
 
 
 # ----------------------------------------------------------------------------- coil quadrature
-def _coil_quadrature(coil):
-    """Wire points (n, 3) m and current elements (n, 3) m·A/A of ``coil`` in its frame: 2-point Gauss per segment."""
+def _coil_quadrature(coil, depth: float = np.inf):
+    """Wire points (n, 3) m and current elements (n, 3) m·A/A of ``coil`` in its frame, for targets at least
+    ``depth`` (m) below the casing bottom: each segment is cut into pieces no longer than a quarter of its
+    smallest possible distance to such a target (its height above the casing plus ``depth``), then
+    integrated by 2-point Gauss–Legendre (relative error ~ (L/d)⁴/4000 ≲ 1e-7 per piece)."""
     if coil.n_dipoles:
         raise TargetError(f"coil {coil.name!r} is a dipole model; the fast pose search needs a wire model "
                           "(every preset is one); use method='direct'")
     a, b, w = np.asarray(coil.start), np.asarray(coil.end), np.asarray(coil.weight)
+    reach = np.maximum(np.minimum(a[:, 2], b[:, 2]), 0.0) + depth
+    pieces = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / (0.25 * reach))).astype(int)
+    idx = np.repeat(np.arange(len(a)), pieces)
+    k = np.concatenate([np.arange(n) for n in pieces]) if len(a) else np.zeros(0)
+    frac0, frac1 = (k / pieces[idx])[:, None], ((k + 1) / pieces[idx])[:, None]
+    a, b = a[idx] + (b[idx] - a[idx]) * frac0, a[idx] + (b[idx] - a[idx]) * frac1
+    w = w[idx]
     half = 0.5 / math.sqrt(3.0)
     q = np.vstack([a + (b - a) * (0.5 - half), a + (b - a) * (0.5 + half)])
     dl = np.vstack([(b - a) * (0.5 * w)[:, None]] * 2)
     return np.ascontiguousarray(q), np.ascontiguousarray(dl)
+
+
+def _target_depth(head, target: Target) -> float:
+    """Smallest depth (m) of the target region below the scalp (distance to the nearest scalp point)."""
+    from .placement import scalp_contact
+
+    return max(min(float(np.linalg.norm(scalp_contact(head, p)[0] - p)) for p in target.region), 1e-5)
 
 
 def _split(arr):
@@ -305,7 +322,7 @@ class SphereEvaluator(PoseEvaluator):
     def __init__(self, coil, head, target: Target, tol: float = 1e-9):
         super().__init__(coil, head, target)
         t0 = time.perf_counter()
-        q, dl = _coil_quadrature(coil)
+        q, dl = _coil_quadrature(coil, _target_depth(head, target))
         self._q, self._dl = _split(q), _split(dl)
         self.center = np.asarray(head.center, dtype=float)
         self._targets = np.ascontiguousarray(target.region - self.center)
@@ -345,7 +362,7 @@ class MeshEvaluator(PoseEvaluator):
 
         super().__init__(coil, head, target)
         t0 = time.perf_counter()
-        q, dl = _coil_quadrature(coil)
+        q, dl = _coil_quadrature(coil, _target_depth(head, target))
         self._q, self._dl = _split(q), _split(dl)
         solver = mesh_solver(head)
         self.solver = solver

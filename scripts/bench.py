@@ -1,9 +1,22 @@
 """Benchmark: pairs per second for primary E, B and sphere E, and the ratio to magpylib's B.
 
-Run: ``python scripts/bench.py [--coil magstim_70mm_fig8] [--points 20000 200000]``.
+Run: ``python scripts/bench.py [--coil magstim_70mm_fig8] [--points 20000 200000] [--skip-targeting] [--quick]``.
 Prints figures only; nothing here is a test.  A "pair" is one (evaluation point, wire segment)
 combination of the coil model; for the sphere field each pair costs one B evaluation per
 Gauss–Legendre node (the node count per point is printed).
+
+Targeting section (pose-evaluation throughput of :mod:`efield.targeting`): on the human and rat
+sphere heads, poses per second of the reciprocity kernel (``SphereEvaluator``) against the forward
+reference (``PoseEvaluator``, one ``total_efield`` per pose) and their largest relative difference;
+on a built-in mesh head, the FEM set-up time and ``optimize_pose``'s precompute time, grid poses per
+second and fast-vs-forward difference (``result.timing``, ``result.fast_vs_forward``).
+
+    --skip-targeting       leave out the targeting section
+    --target-poses N       sphere-head poses per head, (u, v) grid × 72 handle angles (default ≈ 10,000)
+    --reference-poses N    poses evaluated by the forward reference on sphere heads (default 50)
+    --mesh-head NAME       built-in mesh head for the optimize_pose timing: human, rat, mouse or none
+                           (default human; rat with --quick)
+    --quick                smoke test: rat mesh head and 1,000 sphere poses (figures not representative)
 """
 
 from __future__ import annotations
@@ -53,11 +66,113 @@ def _magpylib_sources(coil):
     return magpy.Collection(*sources)
 
 
+#: targeting benchmark cases: species → (coil preset, named target)
+_TARGETING_CASES = {"human": ("magstim_70mm_fig8", "DLPFC_left"), "rat": ("magstim_25mm_fig8", "M1_forelimb_left"),
+                    "mouse": ("magstim_25mm_fig8", "M1_forelimb_left")}
+
+
+def _sphere_targeting(species, n_poses, n_ref):
+    """Poses/s of SphereEvaluator and of the forward PoseEvaluator on a sphere head; returns the fast rate."""
+    from coils import load_coil
+    from efield.targeting import PoseEvaluator, SphereEvaluator, _Scalp, resolve_target
+    from meshes import sphere_head
+
+    coil_name, target_name = _TARGETING_CASES[species]
+    head = sphere_head(species)
+    coil = load_coil(coil_name)
+    target = resolve_target(head, target_name)
+    scalp = _Scalp(head, target.point, 0.03)
+    angles = np.linspace(0.0, 2 * np.pi, 72, endpoint=False)
+    # square (u, v) grid over the default search disc of optimize_pose (25 % of the head radius)
+    side = max(1, int(round(np.sqrt(n_poses / len(angles)))))
+    span = 0.25 * head.scalp_radius
+    uv = np.linspace(-span, span, side) if side > 1 else np.zeros(1)
+    poses = np.concatenate([scalp.poses(coil, u, v, angles, 0.0) for u in uv for v in uv])
+
+    fast = SphereEvaluator(coil, head, target)
+    fast(poses[:64])  # numba warm-up
+    t_fast = _best_time(lambda: fast(poses), repeat=3)
+    rate_fast = len(poses) / t_fast
+
+    sub = poses[np.linspace(0, len(poses) - 1, min(n_ref, len(poses))).astype(int)]
+    ref = PoseEvaluator(coil, head, target)
+    ref(sub[:1])  # warm-up of the forward model
+    t = time.perf_counter()
+    e_ref = ref(sub)
+    t_ref = time.perf_counter() - t
+    rate_ref = len(sub) / t_ref
+    e_fast = fast(sub)
+    diff = np.linalg.norm(e_fast - e_ref, axis=2) / np.linalg.norm(e_ref, axis=2)
+    print(f"  {species} sphere, {coil_name} ({coil.n_segments} segments), target {target_name} "
+          f"({len(target.region)} point(s)), {len(fast._q[0])} wire quadrature points × {len(fast.lam)} λ nodes, "
+          f"{side}×{side} positions × {len(angles)} angles:")
+    print(f"    SphereEvaluator {len(poses):>6d} poses: {t_fast:8.3f} s  {rate_fast:10.0f} poses/s  "
+          f"(goal ≥ 10,000 poses/s on sphere heads: {'met' if rate_fast >= 1e4 else 'NOT met'})")
+    print(f"    PoseEvaluator   {len(sub):>6d} poses: {t_ref:8.3f} s  {rate_ref:10.0f} poses/s  "
+          f"(forward total_efield per pose)")
+    print(f"    ratio fast / forward {rate_fast / rate_ref:.0f}x; max relative difference on the "
+          f"{len(sub)} poses {diff.max():.1e}")
+    return rate_fast
+
+
+def _mesh_targeting(name):
+    """FEM set-up time and optimize_pose timing on a built-in mesh head."""
+    import efield
+    from coils import load_coil
+    from efield.fields import mesh_solver
+    from meshes import builtin_head, culture_dish
+
+    # warm-up on a tiny dish (its own FEM solver): FEM, reciprocity and grid kernels compiled or loaded
+    t = time.perf_counter()
+    efield.optimize_pose("magstim_25mm_fig8", culture_dish(0.01, 0.003, 0.001), np.array([0.0, 0.0, 0.0015]), 1e8,
+                         focality=False, n_angles=8, search_radius=0.001)
+    warm = time.perf_counter() - t
+    coil_name, target_name = _TARGETING_CASES[name]
+    t = time.perf_counter()
+    head = builtin_head(name)
+    load = time.perf_counter() - t
+    print(f"  {name} mesh head: {len(head.nodes)} nodes, {len(head.tets)} tets; load/mesh {load:.1f} s, "
+          f"warm-up {warm:.1f} s (neither counted)")
+    t = time.perf_counter()
+    solver = mesh_solver(head)  # cached on the head: optimize_pose below reuses it
+    setup = time.perf_counter() - t
+    print(f"    FEM set-up (mesh_solver): {setup:.2f} s, {solver.n_dofs} dofs")
+    coil = load_coil(coil_name)
+    t = time.perf_counter()
+    res = efield.optimize_pose(coil, head, target_name, 1e8, focality=False)
+    total = time.perf_counter() - t
+    tm = res.timing
+    print(f"    optimize_pose {coil_name} → {target_name}: {total:.2f} s wall, {res.n_poses} poses evaluated")
+    print(f"    precompute {tm['precompute']:.2f} s (goal ≤ 60 s: {'met' if tm['precompute'] <= 60 else 'NOT met'}); "
+          f"grid search {tm['grid_search']:.2f} s = {tm['grid_poses_per_s']:.0f} poses/s "
+          f"(goal ≥ 1,000: {'met' if tm['grid_poses_per_s'] >= 1000 else 'NOT met'})")
+    print(f"    placement {tm['placement']:.2f} s, refine {tm['refine']:.2f} s, "
+          f"forward check {tm['forward_check']:.2f} s; "
+          f"fast_vs_forward {res.fast_vs_forward:.1e}; target |E| {res.target_e:.4g} V/m at 100 A/µs")
+
+
+def _targeting(args):
+    n_poses = 1000 if args.quick and args.target_poses is None else (args.target_poses or 10_000)
+    mesh = args.mesh_head or ("rat" if args.quick else "human")
+    print(f"targeting (efield.targeting pose evaluation){' [--quick: smoke test]' if args.quick else ''}:")
+    for species in ("human", "rat"):
+        _sphere_targeting(species, n_poses, args.reference_poses)
+    if mesh != "none":
+        _mesh_targeting(mesh)
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--coil", default="magstim_70mm_fig8")
     ap.add_argument("--points", type=int, nargs="+", default=[20_000, 200_000])
     ap.add_argument("--magpylib-points", type=int, default=1000)
+    ap.add_argument("--skip-targeting", action="store_true", help="leave out the targeting section")
+    ap.add_argument("--target-poses", type=int, default=None,
+                    help="sphere-head poses per head (default 10,000; 1,000 with --quick)")
+    ap.add_argument("--reference-poses", type=int, default=50, help="poses for the forward reference")
+    ap.add_argument("--mesh-head", choices=["human", "rat", "mouse", "none"], default=None,
+                    help="built-in mesh head for optimize_pose (default human; rat with --quick)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: rat mesh head, 1,000 sphere poses")
     args = ap.parse_args()
 
     from coils import load_coil
@@ -71,7 +186,8 @@ def main():
     head = sphere_head("human")
     coil = load_coil(args.coil).placed(standard_pose(head))
     nseg = coil.n_segments
-    print(f"coil {args.coil}: {nseg} segments; numba threads {numba.get_num_threads()}; cores {os.cpu_count()}")
+    print(f"coil {args.coil}: {nseg} segments; numba threads {numba.get_num_threads()}; cores {os.cpu_count()}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     rng = np.random.default_rng(0)
     warm = _cortex_points(head, 64, rng)
     primary_efield(coil, warm, 1e8), magnetic_field(coil, warm), total_efield(coil, head, warm, 1e8)
@@ -95,17 +211,20 @@ def main():
         import magpylib  # noqa: F401
     except ImportError:
         print("magpylib not installed: pip install '.[test]' for the reference ratio")
-        return
-    m = args.magpylib_points
-    pts = _cortex_points(head, m, rng)
-    src = _magpylib_sources(coil)
-    t_ref = _best_time(lambda: src.getB(pts), repeat=1)
-    t_ours = _best_time(lambda: magnetic_field(coil, pts, 1.0), repeat=5)
-    b_ref, b_ours = src.getB(pts), magnetic_field(coil, pts, 1.0)
-    err = np.abs(b_ours - b_ref).max() / np.abs(b_ref).max()
-    print(f"magpylib {magpylib.__version__} B, {m} points x {nseg} segments ({len(src)} polylines): "
-          f"{t_ref:.3f} s = {m * nseg / t_ref:.3e} pairs/s; ours {t_ours:.4f} s; "
-          f"ratio {t_ref / t_ours:.0f}x; max |ΔB| / max |B| = {err:.1e}")
+    else:
+        m = args.magpylib_points
+        pts = _cortex_points(head, m, rng)
+        src = _magpylib_sources(coil)
+        t_ref = _best_time(lambda: src.getB(pts), repeat=1)
+        t_ours = _best_time(lambda: magnetic_field(coil, pts, 1.0), repeat=5)
+        b_ref, b_ours = src.getB(pts), magnetic_field(coil, pts, 1.0)
+        err = np.abs(b_ours - b_ref).max() / np.abs(b_ref).max()
+        print(f"magpylib {magpylib.__version__} B, {m} points x {nseg} segments ({len(src)} polylines): "
+              f"{t_ref:.3f} s = {m * nseg / t_ref:.3e} pairs/s; ours {t_ours:.4f} s; "
+              f"ratio {t_ref / t_ours:.0f}x; max |ΔB| / max |B| = {err:.1e}")
+
+    if not args.skip_targeting:
+        _targeting(args)
 
 
 if __name__ == "__main__":

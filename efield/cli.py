@@ -337,8 +337,12 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
     if list_only:
         for species, table in list_targets().items():
             for name, entry in table.items():
-                coords = entry.get("mni_mm") or entry.get("bregma_mm")
-                frame = "MNI" if "mni_mm" in entry else "bregma"
+                if "mni_mm" in entry:
+                    coords, frame = entry["mni_mm"], "MNI"
+                else:
+                    coords = (f"ML/AP {entry['bregma_ml_ap_mm']}, {entry['depth_below_brain_surface_mm']} mm "
+                              "below the brain surface")
+                    frame = "bregma"
                 click.echo(f"{species:6s} {name:18s} {frame:6s} {coords}  {entry['description']} "
                            f"[{entry['flag']}: {entry['source']}]")
         return
@@ -404,6 +408,8 @@ def demo_cmd(out_dir, force, subdiv):
     click.echo((Path(out_dir) / "translation" / "translated.md").read_text())
     click.echo("Sphere vs built-in mesh heads (mesh_vs_sphere.md):")
     click.echo((Path(out_dir) / "mesh_vs_sphere.md").read_text())
+    click.echo(f"Coil targeting (targeting/targeting.md; pose files and pictures in {out_dir}/targeting/*/):")
+    click.echo((Path(out_dir) / "targeting" / "targeting.md").read_text())
     return rows
 
 

@@ -128,6 +128,30 @@ def _frame_point(head, coords_mm, kind: str) -> np.ndarray:
     return np.asarray(head.center, dtype=float) + p + [0.0, 0.0, skull]
 
 
+def _below_brain_surface(head, ml_ap_mm, depth_mm) -> np.ndarray:
+    """Head-frame point (m) ``depth_mm`` below the brain's dorsal surface at bregma coordinates ``ml_ap_mm``
+    (x to the right, y anterior; mm), found along the vertical through them."""
+    x, y = (float(v) * 1e-3 for v in ml_ap_mm)
+    depth = float(depth_mm) * 1e-3
+    if not _is_mesh(head):
+        c = np.asarray(head.center, dtype=float)
+        top = _frame_point(head, [0.0, 0.0, 0.0], "bregma")  # bregma on this sphere
+        r2 = head.cortex_radius ** 2 - (top[0] + x - c[0]) ** 2 - (top[1] + y - c[1]) ** 2
+        if r2 <= 0:
+            raise TargetError(f"bregma ({ml_ap_mm[0]}, {ml_ap_mm[1]}) mm lies beyond the brain of {head.name!r}")
+        return np.array([top[0] + x, top[1] + y, c[2] + math.sqrt(r2) - depth])
+    if head.frame != "bregma":
+        raise TargetError(f"bregma coordinates need a head in the bregma frame; {head.name!r} is in {head.frame!r}")
+    brain = [t for t in (11, 1, 2) if np.any(head.tags == t)]
+    zs = np.arange(0.01, -0.03, -2e-5)
+    line = np.column_stack([np.full_like(zs, x), np.full_like(zs, y), zs])
+    cells = head.find_tets(line)
+    inside = (cells >= 0) & np.isin(head.tags[np.maximum(cells, 0)], brain)
+    if not inside.any():
+        raise TargetError(f"no brain below bregma ({ml_ap_mm[0]}, {ml_ap_mm[1]}) mm in head {head.name!r}")
+    return np.array([x, y, zs[np.argmax(inside)] - depth])
+
+
 def _parse_coords(text: str, what: str) -> list[float]:
     parts = [t for t in text.replace(";", ",").replace(" ", ",").split(",") if t]
     try:
@@ -214,8 +238,10 @@ def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Targ
                 raise TargetError(f"target {text!r} is not a named target for {species} heads; known: {known}; "
                                   "or give 'mni:x,y,z' / 'bregma:x,y,z' (mm) or a point in metres")
             entry = table[match]
-            kind = "mni" if "mni_mm" in entry else "bregma"
-            point = _frame_point(head, entry[f"{kind}_mm"], kind)
+            if "mni_mm" in entry:
+                point = _frame_point(head, entry["mni_mm"], "mni")
+            else:
+                point = _below_brain_surface(head, entry["bregma_ml_ap_mm"], entry["depth_below_brain_surface_mm"])
             label = match
             source = f"{entry['source']} ({entry['flag']})"
             named_dir = entry.get("direction")

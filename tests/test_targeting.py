@@ -144,6 +144,15 @@ def _forward(solver, placed, point):
     return (-efield.vector_potential(placed, point[None]) - solver.gradient_at(phi, cells, lam))[0]
 
 
+def test_named_rodent_target_lies_in_the_brain_of_the_mesh(rat_mesh):
+    t = T.resolve_target(rat_mesh, "M1_forelimb_left")
+    cell = rat_mesh.find_tets(t.point[None])[0]
+    assert cell >= 0 and rat_mesh.tags[cell] == 11
+    above = t.point + [0, 0, 0.0011]  # 1.2 mm below the surface: 1.1 mm up is still brain, 1.3 mm is not
+    assert rat_mesh.tags[rat_mesh.find_tets(above[None])[0]] == 11
+    assert rat_mesh.tags[rat_mesh.find_tets((t.point + [0, 0, 0.0013])[None])[0]] != 11
+
+
 def test_optimize_on_rat_mesh_rests_on_the_scalp(rat_mesh):
     res = efield.optimize_pose("magstim_25mm_fig8", rat_mesh, "M1_forelimb_left", 1e8, direction="normal",
                                n_angles=24, search_radius=0.0015)
@@ -161,6 +170,9 @@ def test_resolve_target_inputs_and_errors(human, rat):
     p = T.resolve_target(rat, "bregma:-2.5,1.5,-1.5").point
     skull = [layer.outer_radius for layer in rat.layers if layer.tissue == "skull"][0]
     assert p == pytest.approx([-0.0025, 0.0015, skull - 0.0015])
+    # named rodent targets sit at their depth below the brain surface, in every rodent head
+    m1 = T.resolve_target(rat, "M1_forelimb_left").point
+    assert np.linalg.norm(m1 + [0, 0, 0.0012]) == pytest.approx(rat.cortex_radius, rel=1e-12)
     assert T.resolve_target(human, [0.0, 0.0, 0.05], direction=[0, 2.0, 0]).direction == pytest.approx([0, 1, 0])
     with pytest.raises(ValueError, match="not a named target.*known: DLPFC_left"):
         T.resolve_target(human, "V1")

@@ -9,7 +9,7 @@ Set-up (once per mesh and conductivity): the stiffness matrix is assembled (numb
 with ``backend="numpy"``) and an algebraic multigrid preconditioner is built once:
 
 * order 1: pyamg smoothed aggregation on the P1 matrix, one V-cycle per CG step;
-* order 2: a two-level p-multigrid: Chebyshev smoothing (degree 3, Jacobi-scaled) on the P2 matrix and,
+* order 2: a two-level p-multigrid: Chebyshev smoothing (degree 1, Jacobi-scaled) on the P2 matrix and,
   as the coarse level, one smoothed-aggregation V-cycle on the P1 matrix of the same mesh (the
   Galerkin projection of the P2 matrix onto its P1 subspace, assembled directly).
 
@@ -348,7 +348,9 @@ class FEMSolver:
             cols = np.concatenate([np.arange(n), self.edges.ravel()])
             P = sp.csr_matrix((vals, (rows, cols)), shape=(self.n_dofs, n))
             self.prolongation = P
-            self.preconditioner = PMultigrid(self._matvec, self.matrix.diagonal(), P, coarse.matvec)
+            # Chebyshev degree 1 (a scaled Jacobi step) before and after the coarse correction: on the
+            # human head one more CG step than degree 3 but 25 % less time per solve
+            self.preconditioner = PMultigrid(self._matvec, self.matrix.diagonal(), P, coarse.matvec, degree=1)
         else:
             self.preconditioner = coarse.matvec
         t3 = time.perf_counter()
@@ -398,7 +400,9 @@ class FEMSolver:
         if self.order == 2:
             # start from the P1 solution (the Galerkin problem on the P1 subspace: A1 = PᵀA2P, b1 = Pᵀb2);
             # it is O(h²) from the P2 solution, so a few P2 steps reach the tolerance
-            phi1, coarse_iters, _ = _pcg(self._matvec_p1, self._coarse, self.prolongation.T @ b, tol,
+            # the P1 start only needs to be good to ~ the P1–P2 difference: 3× the tolerance (measured on
+            # the built-in human head: 12 instead of 14 P1 steps, the same 8 P2 steps)
+            phi1, coarse_iters, _ = _pcg(self._matvec_p1, self._coarse, self.prolongation.T @ b, 3.0 * tol,
                                          self.maxiter, dot)
             x0 = self.prolongation @ phi1
         x, iters, rel = _pcg(self._matvec, self.preconditioner, b, tol, self.maxiter, dot, x0=x0)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_target
+from ._validation import as_vector3
 
 __all__ = ["SCHEMA", "pose_record", "write_pose_json", "write_pose_matrix", "read_pose_json", "read_pose_matrix"]
 
@@ -101,18 +102,12 @@ def _plain(value):
 
 
 def _vector(value, name: str, unit: str, *, optional: bool = True):
-    """(3,) float array or None; raise ValueError naming ``name``."""
+    """(3,) finite float array or None; raise ValueError naming ``name``."""
     if value is None:
         if optional:
             return None
         raise ValueError(f"{name} is required: 3 numbers ({unit}); got None")
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be 3 numbers ({unit}); got {value!r}") from None
-    if arr.shape != (3,):
-        raise ValueError(f"{name} must have shape (3,) ({unit}); got shape {arr.shape}")
-    return arr
+    return as_vector3(value, name, unit)
 
 
 def _float(value, name: str):

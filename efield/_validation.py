@@ -34,3 +34,21 @@ def as_scalar(value, name: str, unit: str, *, positive: bool = False, allow_zero
     if positive and (v < 0 or (v == 0 and not allow_zero)):
         raise ValueError(f"{name} must be positive ({unit}); got {v}")
     return v
+
+
+def as_vector3(value, name: str, unit: str, *, unit_length: bool = False) -> np.ndarray:
+    """Return ``value`` as a finite (3,) float64 array in ``unit`` (normalised if ``unit_length``) or raise."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be 3 numbers ({unit}); got {value!r}") from None
+    if arr.shape != (3,):
+        raise ValueError(f"{name} must have shape (3,) ({unit}); got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
+    if unit_length:
+        norm = float(np.linalg.norm(arr))
+        if norm == 0.0:
+            raise ValueError(f"{name} must be a non-zero direction; got (0, 0, 0)")
+        arr = arr / norm
+    return arr

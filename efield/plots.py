@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import as_points
+from ._validation import as_points, as_vector3
 
 __all__ = ["render_shell_field", "render_targeting", "plot_profile", "bar_chart", "plot_orientation_polar"]
 
@@ -236,20 +236,7 @@ def _check_markers(markers):
 
 def _vec3(value, name: str, unit: str, *, unit_length: bool = False) -> np.ndarray:
     """A finite (3,) float array (normalised if ``unit_length``) or a ValueError naming ``name``."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be 3 numbers ({unit}); got {value!r}") from None
-    if arr.shape != (3,):
-        raise ValueError(f"{name} must have shape (3,) ({unit}); got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite; got {arr.tolist()}")
-    if unit_length:
-        norm = float(np.linalg.norm(arr))
-        if norm == 0.0:
-            raise ValueError(f"{name} must be a non-zero direction; got (0, 0, 0)")
-        arr = arr / norm
-    return arr
+    return as_vector3(value, name, unit, unit_length=unit_length)
 
 
 def _render_field(verts, tri, vals, path, *, wires, dip, marks, title, scalar_label, clim, cmap, size,

@@ -322,11 +322,15 @@ def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil
                    "head radius).")
 @click.option("--angles", "n_angles", type=click.IntRange(4, 720), default=72, show_default=True,
               help="Handle angles over 360° on the search grid.")
+@click.option("--off-target-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Focality penalty: subtract this times the mean |E| on a cortical ring around the target.")
+@click.option("--off-target-distance", "off_mm", type=float, default=None,
+              help="Radius of that ring (mm; default 25 %% of the head radius).")
 @click.option("--list", "list_only", is_flag=True, help="List the named targets and exit.")
 @click.option("--out", "out_dir", default="efield-target", show_default=True, type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace an existing output directory written by efield.")
 def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text, mso, stimulator, goal_e,
-               distance_mm, search_mm, n_angles, list_only, out_dir, force):
+               distance_mm, search_mm, n_angles, off_target_weight, off_mm, list_only, out_dir, force):
     """Best coil pose for a cortical target: pose files, E at the target, %MSO for a goal, focality, pictures."""
     from coils import load_coil
 
@@ -371,7 +375,9 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
                    f"with {coil.name}", err=True)
         result = optimize_pose(coil, head, target, didt, direction=direction, radius=radius_mm * 1e-3,
                                distance=distance_mm * 1e-3, search_radius=None if search_mm is None else search_mm * 1e-3,
-                               n_angles=n_angles, goal_e=goal_e, stimulator=stimulator)
+                               n_angles=n_angles, goal_e=goal_e, stimulator=stimulator,
+                               off_target_weight=off_target_weight,
+                               off_target_distance=None if off_mm is None else off_mm * 1e-3)
     except ValueError as exc:
         _fail(exc)
     try:
@@ -395,7 +401,7 @@ def demo_cmd(out_dir, force, subdiv):
     """Run the main job on built-in defaults and write a results folder."""
     from coils import list_coils
 
-    from .demo import DEMO_HEADS, run_demo
+    from .demo import run_demo
 
     click.echo(f"efield demo: {len(list_coils())} preset coils on their default sphere heads -> {out_dir}/", err=True)
     try:

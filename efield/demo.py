@@ -7,7 +7,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 
 from ._io import staged_directory
 from .fields import standard_pose

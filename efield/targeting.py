@@ -42,7 +42,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._validation import as_points, as_scalar
+from ._validation import as_scalar
 
 __all__ = ["Target", "TargetResult", "list_targets", "optimize_pose", "resolve_target", "PoseEvaluator",
            "evaluator_for"]
@@ -640,7 +640,8 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                   distance: float = 0.0, search_radius: float | None = None, step: float | None = None,
                   n_angles: int = 72, refine: bool = True, goal_e: float | None = None,
                   stimulator: str | None = None, method: str = "auto", focality: bool = True,
-                  grid_step: float | None = None) -> TargetResult:
+                  grid_step: float | None = None, off_target_weight: float = 0.0,
+                  off_target_distance: float | None = None, n_off_target: int | None = None) -> TargetResult:
     """The coil pose that maximises the field at ``target``.
 
     Parameters
@@ -661,6 +662,10 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
     stimulator : str — stimulator for %MSO (default: the coil's own)
     method : "auto" (fast reciprocity evaluator), "fast" or "direct" (a forward field per pose: slow)
     focality : bool — compute the focality metrics (one more forward field over the cortex/brain)
+    off_target_weight : float, dimensionless, >= 0 — focality penalty: maximise the objective minus this
+        weight times the mean |E| at ``n_off_target`` cortical points ``off_target_distance`` (m) from the
+        target (default 0: no penalty; distance default 25 % of the head radius; points default 8 on
+        sphere heads, 4 on mesh heads, where each costs three more FEM solves)
     grid_step : float, m — spacing of the fine reciprocal-potential grid on mesh heads (default half of
         the closest distance between reachable wires and the strong reciprocal current sources)
     """
@@ -699,8 +704,30 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                                 for u, v in rim])
         reach = np.concatenate([q @ P[:3, :3].T + P[:3, 3] for P in extra])
     evaluator = evaluator_for(coil, head, tgt, method, reach=reach, grid_step=grid_step)
+    weight = as_scalar(off_target_weight, "off_target_weight", "1", positive=True)
+    off_evaluators, off_points = [], np.zeros((0, 3))
+    if weight > 0:
+        off_distance = 0.25 * size if off_target_distance is None else as_scalar(
+            off_target_distance, "off_target_distance", "m", positive=True, allow_zero=False)
+        n_off = (4 if _is_mesh(head) else 8) if n_off_target is None else int(n_off_target)
+        if n_off < 1:
+            raise TargetError(f"n_off_target must be >= 1; got {n_off_target!r}")
+        off_points = _off_target_points(head, tgt, off_distance, n_off)
+        groups = [off_points[k:k + 1] for k in range(n_off)] if _is_mesh(head) else [off_points]
+        off_evaluators = [evaluator_for(coil, head, Target(point=g[0], region=g, direction=None, label="off-target",
+                                                           direction_label="|E|"), method, reach=reach,
+                                        grid_step=grid_step) for g in groups]
+
+    def score(ps):
+        """Objective minus the focality penalty (P,), per A/s."""
+        value = _objective(evaluator(ps), tgt)
+        if off_evaluators:
+            off = np.concatenate([np.linalg.norm(ev(ps), axis=2) for ev in off_evaluators], axis=1)
+            value = value - weight * off.mean(axis=1)
+        return value
+
     t_setup = time.perf_counter()
-    values = _objective(evaluator(poses), tgt)
+    values = score(poses)
     t_search = time.perf_counter()
     n_eval = len(poses)
     best = int(np.argmax(values))
@@ -715,7 +742,7 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
             over = math.hypot(u, v) - search_radius
             if over > 0:
                 return -values[best] + over / step
-            return -float(_objective(evaluator(scalp.poses(coil, u, v, [a], distance)), tgt)[0])
+            return -float(score(scalp.poses(coil, u, v, [a], distance))[0])
 
         res = minimize(cost, [bu, bv, ba], method="Nelder-Mead",
                        options={"initial_simplex": [[bu, bv, ba], [bu + 0.5 * step, bv, ba], [bu, bv + 0.5 * step, ba],
@@ -751,6 +778,11 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                      + (f"; local scalp fit rms {scalp.fit_rms * 1e3:.2f} mm" if _is_mesh(head) else ""),
         "evaluator": evaluator.method,
     }
+    if off_evaluators:
+        off_e = np.concatenate([np.linalg.norm(ev(pose[None]), axis=2) for ev in off_evaluators], axis=1)[0]
+        assumptions["objective"] += (f" minus {weight:g} × mean |E| at {len(off_points)} cortical points "
+                                     f"{np.linalg.norm(off_points - tgt.point, axis=1).mean() * 1e3:.1f} mm from the "
+                                     f"target (there {off_e.mean() * 1e6:.3g} V/m per A/µs at the best pose)")
     focal, cortex = {}, None
     if focality:
         focal, cortex = _focality(coil.placed(pose), head, tgt, value)
@@ -778,6 +810,28 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                 "refine": t_refine - t_search, "forward_check": t_forward - t_refine,
                 "total": time.perf_counter() - t_start},
     )
+
+
+def _off_target_points(head, tgt: Target, distance: float, n: int) -> np.ndarray:
+    """``n`` cortical points (n, 3) m on a ring ``distance`` (m) around the target (mesh: nearest cortex vertices)."""
+    p = tgt.point
+    if _is_mesh(head):
+        if head.cortex is None:
+            raise TargetError(f"mesh head {head.name!r} has no cortex surface for off-target points")
+        normal = _cortex_normal(head, p)
+    else:
+        normal = (p - np.asarray(head.center)) / np.linalg.norm(p - np.asarray(head.center))
+    e1 = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(normal, e1)
+    a = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    ring = p + distance * (np.cos(a)[:, None] * e1 + np.sin(a)[:, None] * e2)
+    if not _is_mesh(head):
+        c = np.asarray(head.center, dtype=float)
+        rho = np.linalg.norm(p - c)
+        return c + rho * (ring - c) / np.linalg.norm(ring - c, axis=1)[:, None]
+    v = head.cortex.vertices
+    return v[[int(np.argmin(np.sum((v - q) ** 2, axis=1))) for q in ring]]
 
 
 def _mso_for(coil, stimulator, goal_e, e_per_as):

@@ -48,7 +48,6 @@ def nested_ellipsoids_mesh(center, semi_axes, tags, edge: float, *, threads: int
         # identify each fragment by the innermost ellipsoid containing its centre of mass
         regions = []
         for dim, tag in gmsh.model.getEntities(3):
-            com = np.array(gmsh.model.occ.getCenterOfMass(dim, tag)) - c
             vol = gmsh.model.occ.getMass(dim, tag)
             regions.append((tag, vol))
         # nested shells: sort fragment volumes descending = outer shell first is not guaranteed;

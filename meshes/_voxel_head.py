@@ -55,7 +55,7 @@ def _kuhn_tets() -> np.ndarray:
     axes; its signed volume is sign(permutation)/6, so odd permutations swap their last two nodes.
     """
     out = []
-    for a, b, c in ((0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (2, 1, 0), (1, 0, 2)):
+    for a, b, _c in ((0, 1, 2), (1, 2, 0), (2, 0, 1), (0, 2, 1), (2, 1, 0), (1, 0, 2)):
         p1 = np.zeros(3, dtype=np.int64)
         p1[a] = 1
         p2 = p1.copy()

@@ -226,3 +226,27 @@ def test_simulate_returns_cortical_field_with_metrics(head_name, rat, rat_mesh):
         assert np.abs(res.normal_component).max() < 1e-9 * m["peak_vm"]
     else:
         assert not head.contains(placed.points).any()
+
+
+def test_off_target_penalty_trades_target_field_for_focality(human):
+    opts = dict(n_angles=24, focality=False, search_radius=0.015)
+    plain = efield.optimize_pose("magstim_70mm_fig8", human, "M1_hand_left", 1e8, direction="posterior", **opts)
+    focal = efield.optimize_pose("magstim_70mm_fig8", human, "M1_hand_left", 1e8, direction="posterior",
+                                 off_target_weight=5.0, off_target_distance=0.02, **opts)
+    tgt = T.resolve_target(human, "M1_hand_left", direction="posterior")
+    off = T._off_target_points(human, tgt, 0.02, 8)
+    assert np.allclose(np.linalg.norm(off, axis=1), np.linalg.norm(tgt.point))  # on the cortex sphere
+
+    def off_mean(res):
+        e = efield.total_efield(coils.load_coil("magstim_70mm_fig8").placed(res.pose), human, off, 1e8)
+        return np.linalg.norm(e, axis=1).mean()
+
+    # a strong penalty gives up field at the target for less field around it
+    assert focal.target_e < 0.99 * plain.target_e
+    assert off_mean(focal) < 0.99 * off_mean(plain)
+    # and is what it says: its score beats the plain optimum's score
+    score = lambda r: r.target_e - 5.0 * off_mean(r)  # noqa: E731
+    assert score(focal) >= score(plain) * (1 - 1e-3)
+    assert "minus 5 × mean |E| at 8 cortical points" in focal.assumptions["objective"]
+    with pytest.raises(ValueError, match="off_target_weight"):
+        efield.optimize_pose("magstim_70mm_fig8", human, "M1_hand_left", off_target_weight=-1.0)

@@ -215,9 +215,13 @@ def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
                      f"{us.half_max_depth_m * 1e3:.2f} / {um.half_max_depth_m * 1e3:.2f} |")
         if progress:
             progress(f"{coil}: {sphere} sphere {ps:.3g} vs {mesh} {pm:.3g} V/m per A/µs ({100 * (pm / ps - 1):+.1f} %)")
-    lines += ["", "Sphere: analytic, cortex at the brain surface. Mesh: layered ellipsoids (scalp, skull, CSF, "
-              "brain) in a bregma frame, second-order FEM, E reported on a surface just inside the brain; "
-              "coil over bregma, handle along +y, casing on the scalp.", ""]
+    lines += ["", "Sphere: analytic, cortex at the brain surface. Rodent meshes: layered ellipsoids (scalp, skull, "
+              "CSF, brain) in a bregma frame, E reported on a surface just inside the brain, coil over bregma. "
+              "Human mesh: the MNI152 voxel head (WM, GM, CSF, bone, scalp), E on the mid-cortical surface, "
+              "coil over the vertex. Second-order FEM, handle along +y, coil resting on the scalp. On the human "
+              "voxel head the half-peak depth (walked along the cortical normal from the hot spot) is set by the "
+              "tissue steps next to it (GM/CSF/WM conductivity jumps), not by the coil's decay with depth as in "
+              "the sphere.", ""]
     (out / "mesh_vs_sphere.md").write_text("\n".join(lines))
     (out / "mesh_vs_sphere.json").write_text(json.dumps(rows, indent=2))
 

@@ -792,7 +792,7 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
         mso, stim_name, note = _mso_for(coil, stimulator, goal_e, value)
         assumptions["stimulator"] = note
     per_as = value
-    curve_deg = np.rad2deg(curve_angles) % 360.0
+    curve_deg = np.round(np.rad2deg(curve_angles), 9) % 360.0
     order = np.argsort(curve_deg)
     return TargetResult(
         pose=pose, center=pose[:3, 3].copy(), handle=pose[:3, 1].copy(), normal=pose[:3, 2].copy(),

@@ -126,6 +126,7 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
 def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
     """Mesh heads: the target is the cortical hot spot (the reporting surface's peak |E|)."""
     from .fields import total_efield
+    from .metrics import half_max_depth_along
 
     if target_depth is not None:
         raise DoseError(f"target_depth is not supported on mesh head {head.name!r} yet: the target is the "
@@ -133,18 +134,7 @@ def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
     k = int(res.magnitude.argmax())
     target, normal = res.points[k], res.normals[k]
     # half-peak depth: walk inwards along the surface normal while inside the mesh
-    steps = np.linspace(0.0, 0.02, 801)
-    line = target - steps[:, None] * normal
-    inside = head.contains(line)
-    stop = int(np.argmin(inside)) if not inside.all() else len(line)
-    mag = np.linalg.norm(total_efield(placed, head, line[:stop], 1.0), axis=1)
-    half = 0.5 * mag[0]
-    below = np.flatnonzero(mag < half)
-    depth = float("nan")
-    if len(below) and below[0] > 0:
-        j = below[0]
-        frac = (mag[j - 1] - half) / (mag[j - 1] - mag[j])
-        depth = float(steps[j - 1] + frac * (steps[j] - steps[j - 1]))
+    depth = half_max_depth_along(lambda pts: total_efield(placed, head, pts, 1.0), head, target, normal, 0.02)
     return UnitField(
         e_target=float(res.magnitude[k]), e_target_normal=float(res.efield[k] @ normal),
         peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],

@@ -6,7 +6,7 @@ import numpy as np
 
 from .fields import FieldResult, total_efield
 
-__all__ = ["weighted_percentile", "surface_metrics", "half_max_depth"]
+__all__ = ["weighted_percentile", "surface_metrics", "half_max_depth", "half_max_depth_along"]
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -53,3 +53,31 @@ def half_max_depth(coil, head, didt, peak_point, *, samples: int = 400, backend:
     k = below[0]
     f = (mag[k - 1] - half) / (mag[k - 1] - mag[k])
     return float(depth[k - 1] + f * (depth[k] - depth[k - 1]))
+
+
+def half_max_depth_along(field_at, head, point, normal, length: float, samples: int = 801) -> float:
+    """Depth (m) along ``−normal`` from ``point`` at which |E| falls to half its value at ``point``.
+
+    Parameters
+    ----------
+    field_at : callable, (k, 3) points in m → (k, 3) E (any unit)
+    head : MeshHead — the walk stops where the line leaves the mesh
+    point : (3,) float array, m; normal : (3,) unit float array (outward)
+    length : float, m — how far to walk; samples : int — points on the walk (linear interpolation between them)
+
+    Returns NaN if |E| does not halve inside the mesh within ``length``.
+    """
+    steps = np.linspace(0.0, length, samples)
+    line = np.asarray(point, dtype=float) - steps[:, None] * np.asarray(normal, dtype=float)
+    inside = head.contains(line)
+    stop = int(np.argmin(inside)) if not inside.all() else len(line)
+    if stop < 2:
+        return float("nan")
+    mag = np.linalg.norm(field_at(line[:stop]), axis=1)
+    half = 0.5 * mag[0]
+    below = np.flatnonzero(mag < half)
+    if len(below) == 0 or below[0] == 0:
+        return float("nan")
+    j = below[0]
+    frac = (mag[j - 1] - half) / (mag[j - 1] - mag[j])
+    return float(steps[j - 1] + frac * (steps[j] - steps[j - 1]))

@@ -848,7 +848,7 @@ def _focality(placed, head, tgt: Target, e_target_per_as: float):
     """Area (cm²) and depth (mm) above half the cortical maximum, brain fraction above half the target E
     (and above half the maximum), and the cortical field (FieldResult per A/s) they come from."""
     from .fields import cortex_field, mesh_solver
-    from .metrics import half_max_depth, surface_metrics
+    from .metrics import half_max_depth, half_max_depth_along, surface_metrics
 
     res = cortex_field(placed, head, 1.0)
     m = surface_metrics(res)
@@ -872,13 +872,8 @@ def _focality(placed, head, tgt: Target, e_target_per_as: float):
     out["brain_fraction_above_half_max"] = float(vol[brain & (mag >= 0.5 * m["peak_vm"])].sum() / vol[brain].sum())
     # depth: along the inward cortical normal at the hot spot, where |E| falls to half
     k = int(res.magnitude.argmax())
-    steps = np.linspace(0.0, 0.03 * _head_size(head) / 0.09, 301)
-    line = res.points[k] - steps[:, None] * res.normals[k]
-    inside = head.contains(line)
-    stop = int(np.argmin(inside)) if not inside.all() else len(line)
-    vals = np.linalg.norm(sol.efield_at(line[:stop]), axis=1) if stop > 1 else np.array([1.0])
-    below = np.flatnonzero(vals < 0.5 * vals[0])
-    out["depth_half_max_mm"] = float(steps[below[0]] * 1e3) if len(below) else float("nan")
+    out["depth_half_max_mm"] = half_max_depth_along(sol.efield_at, head, res.points[k], res.normals[k],
+                                                    0.5 * _head_size(head)) * 1e3
     return out, res
 
 

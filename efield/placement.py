@@ -12,12 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_points, as_scalar
+from .fields import _is_mesh_head
 
 __all__ = ["footprint_radius", "resting_pose", "scalp_contact", "scalp_gap", "smoothing_radius"]
-
-
-def _is_mesh(head) -> bool:
-    return hasattr(head, "tets")
 
 
 def footprint_radius(coil, margin: float = 0.002) -> float:
@@ -52,7 +49,7 @@ def scalp_contact(head, point, radius: float | None = None) -> tuple[np.ndarray,
     contact : (3,) float array, metres; normal : (3,) float array, unit, pointing out of the head
     """
     p = as_points(np.reshape(point, (1, 3)), "point")[0]
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         c = np.asarray(head.center, dtype=float)
         d = p - c
         n = d / np.linalg.norm(d) if np.linalg.norm(d) > 0 else np.array([0.0, 0.0, 1.0])
@@ -100,7 +97,7 @@ def resting_pose(coil, head, contact, normal, handle, distance: float = 0.0) -> 
     from coils import coil_pose
 
     pose = coil_pose(contact, normal, handle, distance)
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         return pose
     lift = _lift(head.scalp.vertices, pose[:3, 3], pose[:3, 2], footprint_radius(coil))
     pose[:3, 3] += lift * pose[:3, 2]
@@ -119,7 +116,7 @@ def scalp_gap(pose, head, coil) -> float:
     """Smallest height (m) of the scalp below the casing bottom within the coil footprint (≥ 0: no contact
     inside the head; 0: resting).  ``pose`` (4, 4) m, ``coil`` in its own frame."""
     pose = np.asarray(pose, dtype=float)
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         c = np.asarray(head.center, dtype=float)
         return float((pose[:3, 3] - c) @ pose[:3, 2] - head.scalp_radius)
     rel = head.scalp.vertices - pose[:3, 3]

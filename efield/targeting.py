@@ -43,6 +43,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._validation import as_scalar
+from .fields import _is_mesh_head
 
 __all__ = ["Target", "TargetResult", "list_targets", "optimize_pose", "resolve_target", "PoseEvaluator",
            "evaluator_for"]
@@ -79,10 +80,6 @@ def _species(head) -> str:
     return name
 
 
-def _is_mesh(head) -> bool:
-    return hasattr(head, "tets")
-
-
 @dataclass(frozen=True, eq=False)
 class Target:
     """A cortical target in the head frame.
@@ -109,7 +106,7 @@ def _frame_point(head, coords_mm, kind: str) -> np.ndarray:
     """Head-frame point (m) of MNI or bregma coordinates (mm) on ``head``."""
     p = np.asarray(coords_mm, dtype=float) * 1e-3
     species = _species(head)
-    if _is_mesh(head):
+    if _is_mesh_head(head):
         want = "MNI" if kind == "mni" else "bregma"
         if head.frame != want:
             raise TargetError(f"{kind} coordinates need a head in the {want} frame; {head.name!r} is in the "
@@ -133,7 +130,7 @@ def _below_brain_surface(head, ml_ap_mm, depth_mm) -> np.ndarray:
     (x to the right, y anterior; mm), found along the vertical through them."""
     x, y = (float(v) * 1e-3 for v in ml_ap_mm)
     depth = float(depth_mm) * 1e-3
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         c = np.asarray(head.center, dtype=float)
         top = _frame_point(head, [0.0, 0.0, 0.0], "bregma")  # bregma on this sphere
         r2 = head.cortex_radius ** 2 - (top[0] + x - c[0]) ** 2 - (top[1] + y - c[1]) ** 2
@@ -164,7 +161,7 @@ def _parse_coords(text: str, what: str) -> list[float]:
 
 
 def _cortex_normal(head, point) -> np.ndarray:
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         d = np.asarray(point) - np.asarray(head.center, dtype=float)
         return d / np.linalg.norm(d)
     if head.cortex is None:
@@ -179,7 +176,7 @@ def _cortex_normal(head, point) -> np.ndarray:
 def _region_points(head, point, radius, max_points=32) -> np.ndarray:
     if radius == 0:
         return point[None].copy()
-    if _is_mesh(head):
+    if _is_mesh_head(head):
         if head.cortex is None:
             raise TargetError(f"mesh head {head.name!r} has no cortex surface to take a region from")
         v = head.cortex.vertices
@@ -252,11 +249,11 @@ def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Targ
                               f"got {target!r}")
         point = arr.copy()
         label = "({:.1f}, {:.1f}, {:.1f}) mm".format(*(arr * 1e3))
-    inside = head.contains(point[None])[0] if _is_mesh(head) else (
+    inside = head.contains(point[None])[0] if _is_mesh_head(head) else (
         np.linalg.norm(point - np.asarray(head.center)) < head.cortex_radius * (1 + 1e-9))
     if not inside:
         raise TargetError(f"target {label} at ({', '.join(f'{x * 1e3:.1f}' for x in point)}) mm lies outside the "
-                          f"{'mesh' if _is_mesh(head) else 'cortex sphere'} of head {head.name!r}")
+                          f"{'mesh' if _is_mesh_head(head) else 'cortex sphere'} of head {head.name!r}")
     if isinstance(direction, str) and direction.strip().lower() == "named":
         direction = named_dir
     if direction is None:
@@ -264,7 +261,7 @@ def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Targ
     elif isinstance(direction, str):
         key = direction.strip().lower()
         if key == "normal":
-            if not _is_mesh(head):
+            if not _is_mesh_head(head):
                 raise TargetError("direction 'normal' is undefined on a sphere head: the field normal to a "
                                   "spherical cortex is zero (E·r̂ = 0 in a spherically symmetric conductor); "
                                   "maximise |E| (direction=None) or give a tangential direction")
@@ -471,7 +468,7 @@ class _Scalp:
         e1 /= np.linalg.norm(e1)
         self.c0, self.n0, self.e1, self.e2 = c0, n0, e1, np.cross(n0, e1)
         self.reference = e1  # handle angle 0: anterior (+y) projected on the scalp
-        if _is_mesh(head):
+        if _is_mesh_head(head):
             v = head.scalp.vertices - c0
             uv = np.column_stack([v @ self.e1, v @ self.e2])
             h = v @ n0
@@ -508,7 +505,7 @@ class _Scalp:
         t1 /= np.linalg.norm(t1)
         t2 = np.cross(n, t1)
         pose0 = coil_pose(contact, n, t1, distance)
-        if _is_mesh(self.head):
+        if _is_mesh_head(self.head):
             pose0[:3, 3] += _lift(self.head.scalp.vertices, pose0[:3, 3], n, footprint_radius(coil)) * n
         out = np.repeat(pose0[None], len(angles), axis=0)
         ca, sa = np.cos(angles), np.sin(angles)
@@ -531,7 +528,7 @@ def _hex_grid(radius, step):
 
 
 def _head_size(head) -> float:
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         return float(head.scalp_radius)
     v = head.scalp.vertices
     return float(np.linalg.norm(v - v.mean(axis=0), axis=1).mean())
@@ -543,7 +540,7 @@ def evaluator_for(coil, head, target: Target, method: str = "auto", *, reach=Non
         raise TargetError(f"method must be 'auto', 'fast' or 'direct'; got {method!r}")
     if method == "direct" or coil.n_dipoles:
         return PoseEvaluator(coil, head, target)
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         return SphereEvaluator(coil, head, target)
     if reach is None:
         raise TargetError("a mesh evaluator needs the wire points of the reachable coil poses")
@@ -630,7 +627,7 @@ def _forward_objective(coil, head, target, pose):
     from .fields import total_efield
 
     e = total_efield(coil.placed(pose), head, target.region, 1.0)
-    if _is_mesh(head):
+    if _is_mesh_head(head):
         e = e.mean(axis=0, keepdims=True)
     return float(_objective(e[None], target)[0]), e
 
@@ -696,7 +693,7 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
     t_grid_poses = time.perf_counter()
 
     reach = None
-    if _is_mesh(head):
+    if _is_mesh_head(head):
         # wire points of the grid poses and of poses up to one step beyond the search disc (refinement)
         q = np.asarray(coil.points)[:: max(1, len(coil.points) // 300)]
         rim = _hex_grid(search_radius + step, step) if search_radius > 0 else grid_uv
@@ -709,11 +706,11 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
     if weight > 0:
         off_distance = 0.25 * size if off_target_distance is None else as_scalar(
             off_target_distance, "off_target_distance", "m", positive=True, allow_zero=False)
-        n_off = (4 if _is_mesh(head) else 8) if n_off_target is None else int(n_off_target)
+        n_off = (4 if _is_mesh_head(head) else 8) if n_off_target is None else int(n_off_target)
         if n_off < 1:
             raise TargetError(f"n_off_target must be >= 1; got {n_off_target!r}")
         off_points = _off_target_points(head, tgt, off_distance, n_off)
-        groups = [off_points[k:k + 1] for k in range(n_off)] if _is_mesh(head) else [off_points]
+        groups = [off_points[k:k + 1] for k in range(n_off)] if _is_mesh_head(head) else [off_points]
         off_evaluators = [evaluator_for(coil, head, Target(point=g[0], region=g, direction=None, label="off-target",
                                                            direction_label="|E|"), method, reach=reach,
                                         grid_step=grid_step) for g in groups]
@@ -765,17 +762,17 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
     assumptions = {
         "coil": f"{coil.name}: {coil.metadata.get('display_name', coil.name)} (wire model; iron and casing not modelled)",
         "head": (f"{head.name} sphere: scalp {head.scalp_radius * 1e3:.1f} mm, cortex {head.cortex_radius * 1e3:.1f} mm"
-                 if not _is_mesh(head) else f"{head.name} mesh ({len(head.tets)} tets, {head.frame} frame; "
+                 if not _is_mesh_head(head) else f"{head.name} mesh ({len(head.tets)} tets, {head.frame} frame; "
                  f"{head.provenance.get('model', '')})"),
         "target": f"{tgt.label}" + (f" — {tgt.source}" if tgt.source else "")
                   + (f"; region of {len(tgt.region)} cortical points within {radius * 1e3:.1f} mm" if radius else ""),
         "objective": ("|E|" if tgt.direction is None else f"E along {tgt.direction_label} "
                       f"({', '.join(f'{x:+.3f}' for x in tgt.direction)})")
                      + (" averaged over the region" if radius else "")
-                     + (" (mesh heads: of the region-mean field vector)" if radius and _is_mesh(head) else ""),
+                     + (" (mesh heads: of the region-mean field vector)" if radius and _is_mesh_head(head) else ""),
         "placement": f"coil resting on the scalp + {distance * 1e3:.1f} mm; positions within "
                      f"{search_radius * 1e3:.1f} mm (grid {step * 1e3:.2f} mm), handle every {360 / n_angles:g}°"
-                     + (f"; local scalp fit rms {scalp.fit_rms * 1e3:.2f} mm" if _is_mesh(head) else ""),
+                     + (f"; local scalp fit rms {scalp.fit_rms * 1e3:.2f} mm" if _is_mesh_head(head) else ""),
         "evaluator": evaluator.method,
     }
     if off_evaluators:
@@ -815,7 +812,7 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
 def _off_target_points(head, tgt: Target, distance: float, n: int) -> np.ndarray:
     """``n`` cortical points (n, 3) m on a ring ``distance`` (m) around the target (mesh: nearest cortex vertices)."""
     p = tgt.point
-    if _is_mesh(head):
+    if _is_mesh_head(head):
         if head.cortex is None:
             raise TargetError(f"mesh head {head.name!r} has no cortex surface for off-target points")
         normal = _cortex_normal(head, p)
@@ -826,7 +823,7 @@ def _off_target_points(head, tgt: Target, distance: float, n: int) -> np.ndarray
     e2 = np.cross(normal, e1)
     a = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     ring = p + distance * (np.cos(a)[:, None] * e1 + np.sin(a)[:, None] * e2)
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         c = np.asarray(head.center, dtype=float)
         rho = np.linalg.norm(p - c)
         return c + rho * (ring - c) / np.linalg.norm(ring - c, axis=1)[:, None]
@@ -855,7 +852,7 @@ def _focality(placed, head, tgt: Target, e_target_per_as: float):
     half_target = 0.5 * abs(e_target_per_as)
     out = {"peak_cortex_vm_per_aus": m["peak_vm"] * 1e6,
            "area_half_max_cm2": m["half_max_area_m2"] * 1e4}
-    if not _is_mesh(head):
+    if not _is_mesh_head(head):
         out["depth_half_max_mm"] = half_max_depth(placed, head, 1.0, m["peak_point_m"]) * 1e3
         pts, vol = _brain_samples(head)
         from .fields import total_efield

@@ -435,7 +435,8 @@ class MeshEvaluator(PoseEvaluator):
         self.min_source_distance = d_min
         self.grid_points = sum(g[0].shape[0] * g[0].shape[1] * g[0].shape[2] for g in self.levels)
         self._target = np.ascontiguousarray(target.region.mean(axis=0))
-        self.last_outside = 0
+        #: most wire points of one pose that fell outside both grids (their reciprocal part left out)
+        self.max_outside = 0
         self.setup_seconds = time.perf_counter() - t0
 
     def __call__(self, poses) -> np.ndarray:
@@ -448,7 +449,7 @@ class MeshEvaluator(PoseEvaluator):
         outside = np.zeros(len(poses), dtype=np.int64)
         (fine, f_lo, f_h), (coarse, c_lo, c_h) = self.levels
         K.grid_poses(*self._q, *self._dl, rot, trans, self._target, fine, f_lo, f_h, coarse, c_lo, c_h, out, outside)
-        self.last_outside = int(outside.max(initial=0))
+        self.max_outside = max(self.max_outside, int(outside.max(initial=0)))
         return out[:, None, :]
 
 
@@ -775,6 +776,11 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                      + (f"; local scalp fit rms {scalp.fit_rms * 1e3:.2f} mm" if _is_mesh_head(head) else ""),
         "evaluator": evaluator.method,
     }
+    outside = max([getattr(ev, "max_outside", 0) for ev in [evaluator, *off_evaluators]])
+    if outside:
+        assumptions["evaluator"] += (f"; up to {outside} of {len(evaluator._q[0])} wire points of a pose fell outside "
+                                     "the reciprocal grids (their secondary field was left out of the search; the "
+                                     "forward check below is complete)")
     if off_evaluators:
         off_e = np.concatenate([np.linalg.norm(ev(pose[None]), axis=2) for ev in off_evaluators], axis=1)[0]
         assumptions["objective"] += (f" minus {weight:g} × mean |E| at {len(off_points)} cortical points "

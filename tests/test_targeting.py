@@ -160,6 +160,7 @@ def test_optimize_on_rat_mesh_rests_on_the_scalp(rat_mesh):
     assert not rat_mesh.contains(placed.points).any()
     assert res.scalp_gap_m >= 0 and res.scalp_gap_m < 2e-4  # resting: touching within a mesh edge
     assert res.fast_vs_forward < 0.01
+    assert "fell outside" not in res.assumptions["evaluator"]  # the reciprocal grids covered every pose
     assert res.frame == "bregma" and res.focality["brain_fraction_above_half_target"] > 0
 
 

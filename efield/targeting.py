@@ -764,7 +764,7 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
         "coil": f"{coil.name}: {coil.metadata.get('display_name', coil.name)} (wire model; iron and casing not modelled)",
         "head": (f"{head.name} sphere: scalp {head.scalp_radius * 1e3:.1f} mm, cortex {head.cortex_radius * 1e3:.1f} mm"
                  if not _is_mesh_head(head) else f"{head.name} mesh ({len(head.tets)} tets, {head.frame} frame; "
-                 f"{head.provenance.get('model', '')})"),
+                 f"{head.provenance.get('model') or head.provenance.get('mesh') or 'user mesh'})"),
         "target": f"{tgt.label}" + (f" — {tgt.source}" if tgt.source else "")
                   + (f"; region of {len(tgt.region)} cortical points within {radius * 1e3:.1f} mm" if radius else ""),
         "objective": ("|E|" if tgt.direction is None else f"E along {tgt.direction_label} "

@@ -62,6 +62,13 @@ def _as_values(values, n: int, name: str = "values") -> np.ndarray:
     return arr
 
 
+def _surface_field_inputs(path, surface_vertices, faces, values):
+    """Checked (PNG path, vertices (n, 3) m, faces (m, 3) int, values (n,)) of a surface-field picture."""
+    path = _check_png(path)
+    verts = as_points(surface_vertices, "surface_vertices")
+    return path, verts, _as_faces(faces, len(verts)), _as_values(values, len(verts))
+
+
 def _check_clim(clim, values: np.ndarray) -> tuple[float, float]:
     if clim is None:
         lo, hi = float(values.min()), float(values.max())
@@ -175,10 +182,7 @@ def render_shell_field(surface_vertices, faces, values, path, *, segments=None, 
     -------
     Path of the written PNG.
     """
-    path = _check_png(path)
-    verts = as_points(surface_vertices, "surface_vertices")
-    tri = _as_faces(faces, len(verts))
-    vals = _as_values(values, len(verts))
+    path, verts, tri, vals = _surface_field_inputs(path, surface_vertices, faces, values)
     if camera not in _CAMERAS:
         raise ValueError(f"camera must be one of {_CAMERAS}; got {camera!r}")
     width, height = _check_window(window_size)
@@ -344,10 +348,7 @@ def render_targeting(surface_vertices, faces, values, path, *, segments, target_
     -------
     Path of the written PNG.
     """
-    path = _check_png(path)
-    verts = as_points(surface_vertices, "surface_vertices")
-    tri = _as_faces(faces, len(verts))
-    vals = _as_values(values, len(verts))
+    path, verts, tri, vals = _surface_field_inputs(path, surface_vertices, faces, values)
     target = _vec3(target_point, "target_point", "metres")
     center = _vec3(coil_center, "coil_center", "metres")
     normal = _vec3(coil_normal, "coil_normal", "a direction", unit_length=True)

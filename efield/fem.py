@@ -15,8 +15,8 @@ with ``backend="numpy"``) and an algebraic multigrid preconditioner is built onc
 
 Each pose then costs one :func:`~efield.vector_potential` call at the mesh vertices and
 preconditioned CG: for order 2 first on the P1 subspace (AMG-preconditioned, cheap), whose solution,
-prolonged, starts the P2 iteration — it is already O(h²) close, so the P2 solve then needs one to
-three steps instead of ~30.  The right-hand side uses the P1 (vertex) interpolant of ``a`` also for
+prolonged, starts the P2 iteration — it is already O(h²) close, so the P2 solve then needs 2–8
+steps on the gmsh spheres and 8–10 on the voxel human head instead of ~30.  The right-hand side uses the P1 (vertex) interpolant of ``a`` also for
 order 2: its error is O(h²) like the P2 gradient itself (tests: < 2 % at 2 mm edges in a sphere).
 """
 
@@ -267,7 +267,7 @@ class FEMSolver:
         Lagrange order of φ (default 2: second-order FEM, < 2 % error at ≈ 2–3 mm edges).
     tol : float
         CG stopping criterion on the relative residual ‖b − Aφ‖/‖b‖, dimensionless (default 1e-3;
-        order 2 first solves the P1 problem to the same tolerance and starts from it.  In the sphere
+        order 2 first solves the P1 problem to 3× this tolerance and starts from it.  In the sphere
         tests the cortical E moves by < 0.1 % of its peak between 1e-3 and 1e-9, a quarter of the
         discretisation error at 2.8 mm edges).
     maxiter : int
@@ -398,10 +398,9 @@ class FEMSolver:
         dot = np.dot if self.backend == "numpy" else _kernels().dot
         x0, coarse_iters = None, 0
         if self.order == 2:
-            # start from the P1 solution (the Galerkin problem on the P1 subspace: A1 = PᵀA2P, b1 = Pᵀb2);
-            # it is O(h²) from the P2 solution, so a few P2 steps reach the tolerance
-            # the P1 start only needs to be good to ~ the P1–P2 difference: 3× the tolerance (measured on
-            # the built-in human head: 12 instead of 14 P1 steps, the same 8 P2 steps)
+            # start from the P1 solution (the Galerkin problem on the P1 subspace: A1 = PᵀA2P, b1 = Pᵀb2),
+            # which is O(h²) from the P2 one; it only needs to be good to ~ that difference: 3× the
+            # tolerance (built-in human head: 12 instead of 14 P1 steps, the same 8 P2 steps)
             phi1, coarse_iters, _ = _pcg(self._matvec_p1, self._coarse, self.prolongation.T @ b, 3.0 * tol,
                                          self.maxiter, dot)
             x0 = self.prolongation @ phi1

@@ -325,7 +325,6 @@ class PoseEvaluator:
 
     def __init__(self, coil, head, target: Target):
         self.coil, self.head, self.target = coil, head, target
-        self.setup_seconds = 0.0
 
     def __call__(self, poses) -> np.ndarray:
         from .fields import total_efield
@@ -344,7 +343,6 @@ class SphereEvaluator(PoseEvaluator):
 
     def __init__(self, coil, head, target: Target, tol: float = 1e-9):
         super().__init__(coil, head, target)
-        t0 = time.perf_counter()
         q, dl = _coil_quadrature(coil, _target_depth(head, target))
         self._q, self._dl = _split(q), _split(dl)
         self.center = np.asarray(head.center, dtype=float)
@@ -358,7 +356,6 @@ class SphereEvaluator(PoseEvaluator):
         n = int(min(64, max(4, math.ceil(math.log(1.0 / tol) / (2.0 * math.log(rho))) + 2)))
         x, w = np.polynomial.legendre.leggauss(n)
         self.lam, self.lw = 0.5 * (x + 1.0), 0.5 * w
-        self.setup_seconds = time.perf_counter() - t0
 
     def __call__(self, poses) -> np.ndarray:
         from . import _targeting_kernels as K
@@ -384,7 +381,6 @@ class MeshEvaluator(PoseEvaluator):
         from .fields import mesh_solver
 
         super().__init__(coil, head, target)
-        t0 = time.perf_counter()
         q, dl = _coil_quadrature(coil, _target_depth(head, target))
         self._q, self._dl = _split(q), _split(dl)
         solver = mesh_solver(head)
@@ -406,7 +402,6 @@ class MeshEvaluator(PoseEvaluator):
                     for c3 in range(3):
                         weights[:, d, c3] += np.bincount(solver.tets[:, k], weights=lam_q[k] * flux[:, c3],
                                                          minlength=len(solver.nodes))
-        self.solve_seconds = time.perf_counter() - t0
         # sources: nodes carrying reciprocal current; their distance to the reachable wire points sets
         # the grid spacing (trilinear error ~ (h/d)²/8 of each source's share)
         wmag = np.abs(weights).reshape(len(weights), 9).max(axis=1)
@@ -432,12 +427,9 @@ class MeshEvaluator(PoseEvaluator):
             grid = np.empty((len(gx), 9))
             K.grid_potential(gx, gy, gz, *src, w9, grid)
             self.levels.append((np.ascontiguousarray(grid.reshape(*shape, 3, 3)), lo, float(step)))
-        self.min_source_distance = d_min
-        self.grid_points = sum(g[0].shape[0] * g[0].shape[1] * g[0].shape[2] for g in self.levels)
         self._target = np.ascontiguousarray(target.region.mean(axis=0))
         #: most wire points of one pose that fell outside both grids (their reciprocal part left out)
         self.max_outside = 0
-        self.setup_seconds = time.perf_counter() - t0
 
     def __call__(self, poses) -> np.ndarray:
         from . import _targeting_kernels as K

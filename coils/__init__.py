@@ -10,7 +10,7 @@ from ._builders import figure8_coil, spiral_coil
 from ._formats import read_ccd, read_coil, read_tcd, write_ccd, write_coil, write_tcd
 from ._model import Coil
 from ._pose import check_pose, coil_pose
-from ._presets import UnknownCoilError, coil_info, list_coils, load_coil
+from ._presets import SIMNIBS_COILS_ENV, UnknownCoilError, coil_info, list_coils, load_coil, simnibs_coil_dirs
 
 __all__ = [
     "Coil",
@@ -24,6 +24,8 @@ __all__ = [
     "read_ccd",
     "read_coil",
     "read_tcd",
+    "simnibs_coil_dirs",
+    "SIMNIBS_COILS_ENV",
     "spiral_coil",
     "write_ccd",
     "write_coil",

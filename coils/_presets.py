@@ -17,7 +17,8 @@ from ._builders import figure8_coil, spiral_coil
 from ._formats import READERS, read_coil
 from ._model import Coil
 
-__all__ = ["UnknownCoilError", "list_coils", "coil_info", "load_coil", "PRESET_DIR"]
+__all__ = ["UnknownCoilError", "list_coils", "coil_info", "load_coil", "PRESET_DIR", "simnibs_coil_dirs",
+           "SIMNIBS_COILS_ENV"]
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -122,17 +123,69 @@ def _build(cid: str, segments_per_turn: int | None = None) -> Coil:
     args = (cid, _mm(g, "inner_diameter"), _mm(g, "outer_diameter"), float(g["turns"]))
     if info["kind"] == "figure8":
         return figure8_coil(*args, wing_spacing=_mm(g, "wing_spacing"),
-                            bend_angle=math.radians(float(g.get("bend_angle_deg", 0.0))), **common)
+                            bend_angle=math.radians(float(g.get("bend_angle_deg", 0.0))),
+                            fold_offset=_mm(g, "fold_offset", 0.0), wing_stack=_mm(g, "wing_stack", 0.0), **common)
     return spiral_coil(*args, **common)
 
 
+#: environment variable naming a folder of SimNIBS coil files (``simnibs:NAME`` reads NAME.ccd/.tcd there)
+SIMNIBS_COILS_ENV = "EFIELD_SIMNIBS_COILS"
+
+
+def simnibs_coil_dirs() -> list[Path]:
+    """Folders searched for ``simnibs:NAME`` coils, in order.
+
+    ``$EFIELD_SIMNIBS_COILS`` first; then the coil folders of an installed SimNIBS
+    (``simnibs/resources/coil_models`` and its subfolders, found through the importable
+    ``simnibs`` package) if there is one.
+    """
+    import importlib.util
+    import os
+
+    dirs = []
+    env = os.environ.get(SIMNIBS_COILS_ENV)
+    if env:
+        dirs.append(Path(env).expanduser())
+    spec = importlib.util.find_spec("simnibs")
+    if spec is not None and spec.origin:
+        root = Path(spec.origin).parent / "resources" / "coil_models"
+        if root.is_dir():
+            dirs.append(root)
+            dirs.extend(sorted(p for p in root.iterdir() if p.is_dir()))
+    return dirs
+
+
+def _simnibs_coil(name: str) -> Coil:
+    stem = name.split(":", 1)[1].strip()
+    if not stem or "/" in stem or "\\" in stem or stem.startswith("."):
+        raise UnknownCoilError(f"coil {name!r}: give a SimNIBS coil file name after 'simnibs:', e.g. "
+                               "'simnibs:MagVenture_MC-B70'")
+    dirs = simnibs_coil_dirs()
+    if not dirs:
+        raise UnknownCoilError(
+            f"coil {name!r}: no SimNIBS coil folder found; set {SIMNIBS_COILS_ENV} to a folder of SimNIBS "
+            ".ccd/.tcd files (e.g. simnibs/resources/coil_models/Drakaki_BrainStim_2022) or install SimNIBS")
+    names = [stem] if Path(stem).suffix.lower() in (".ccd", ".tcd") else [stem + ".ccd", stem + ".tcd"]
+    for d in dirs:
+        for n in names:
+            if (d / n).is_file():
+                return read_coil(d / n)
+    avail = sorted({p.stem for d in dirs if d.is_dir() for p in d.iterdir() if p.suffix.lower() in (".ccd", ".tcd")})
+    shown = ", ".join(avail[:40]) + (" ..." if len(avail) > 40 else "")
+    raise UnknownCoilError(
+        f"coil {name!r}: no {' or '.join(names)} in {', '.join(str(d) for d in dirs)}; "
+        f"available: {shown or 'none'}")
+
+
 def load_coil(name, *, segments_per_turn: int | None = None) -> Coil:
-    """A preset coil by id, or a coil file by path (``.ccd``, ``.tcd``).
+    """A preset coil by id, a SimNIBS coil by name, or a coil file by path (``.ccd``, ``.tcd``).
 
     Parameters
     ----------
     name : str or Path
-        Preset id (see :func:`list_coils`) or the path of a coil file.
+        Preset id (see :func:`list_coils`), ``"simnibs:NAME"`` (the validated SimNIBS model
+        ``NAME.ccd`` or ``NAME.tcd`` from the folder in ``$EFIELD_SIMNIBS_COILS``, else from an
+        installed SimNIBS; see :func:`simnibs_coil_dirs`), or the path of a coil file.
     segments_per_turn : int, optional
         Spiral sampling of presets (default: the sagitta rule of :mod:`coils._builders`).
         Ignored for files.
@@ -144,6 +197,8 @@ def load_coil(name, *, segments_per_turn: int | None = None) -> Coil:
     """
     if isinstance(name, str) and name in _catalogue():
         return _build(name, None if segments_per_turn is None else int(segments_per_turn))
+    if isinstance(name, str) and name.lower().startswith("simnibs:"):
+        return _simnibs_coil(name)
     if isinstance(name, (str, Path)):
         path = Path(name)
         if path.suffix.lower() in READERS or path.is_file():

@@ -31,7 +31,7 @@ def test_preset_metadata_is_complete_and_in_si(cid):
     assert meta["id"] == cid and meta["kind"] in ("figure8", "circular")
     assert meta["species"] in ("human", "rodent")
     assert meta["citation"] and meta["not_modelled"]
-    assert all(s["citation"] and s["flag"] in ("V", "R", "A") for s in meta["sources"])
+    assert all(s["citation"] and s["flag"] in ("V", "R", "A", "K") for s in meta["sources"])
     assert_allclose(meta["casing_thickness_m"], info["placement"]["casing_thickness_mm"] * 1e-3)
     stim = info.get("stimulator", {})
     if "didt_max_a_per_us" in stim:

@@ -189,7 +189,7 @@ def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, sub
     except FileExistsError as exc:
         _fail(exc)
     depth_txt = "—" if depth != depth else f"{depth * 1e3:.1f} mm"
-    click.echo(f"|E| on the cortex, 99.9th percentile (robust peak): {m['p999_vm']:.2f} V/m  "
+    click.echo(f"robust peak |E| on the cortex (99.9th percentile): {m['p999_vm']:.2f} V/m  "
                f"(raw peak {m['peak_vm']:.2f}, 99th {m['p99_vm']:.2f}, 95th {m['p95_vm']:.2f} V/m; "
                f"area >= half peak {m['half_max_area_m2'] * 1e4:.2f} cm², half-peak depth {depth_txt})")
     click.echo(f"wrote {out_dir}/field.{fmt}, field.png, summary.json")

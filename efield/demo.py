@@ -90,6 +90,19 @@ def write_table(rows, csv_path: Path, md_path: Path, notes: list[str]) -> None:
     md_path.write_text("\n".join(lines))
 
 
+def _validation_note() -> str:
+    """Which presets were checked against a validated coil model, and which could not be."""
+    from coils import coil_info, list_coils
+
+    checked = {c: coil_info(c)["validation"]["simnibs"] for c in list_coils() if "validation" in coil_info(c)}
+    unchecked = [c for c in list_coils() if c not in checked]
+    return ("coil models checked against SimNIBS's validated models of the same coils (Drakaki et al. 2022; "
+            "peak |E| within 5 %, pattern r >= 0.99, depth and area within 10 %, tests/test_coil_validation.py): "
+            + ", ".join(f"{c} ~ {t}" for c, t in checked.items())
+            + "; no validated model was available for " + ", ".join(unchecked)
+            + ": their fields rest on published winding dimensions only")
+
+
 def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progress=None, pictures: bool = True,
              meshes: bool = True, targeting: bool = True):
     """Run the demo and write ``out/``: summary.csv, summary.md, one PNG per coil and head.
@@ -111,6 +124,7 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
         "lead wires and eddy currents in the casing are not modelled (see `efield coils`)",
         "|E| at 100 % MSO uses the coil's default stimulator dI/dt where a measured value is published; "
         "— where none is known (give --didt to `efield field`)",
+        _validation_note(),
     ]
     out = Path(out)
     with staged_directory(out, force=force) as tmp:

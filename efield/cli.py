@@ -236,6 +236,21 @@ def stimulators_cmd(table):
     for p in load_stimulator_table(table):
         per = f"{p.period * 1e6:.0f} µs" if p.period else "—"
         click.echo(f"{p.stimulator:24s} {p.coil:22s} {p.didt_max_aus:8.2f} A/µs  period {per:7s} {p.flag}: {p.source}")
+    from .stimulators import StimulatorError, estimated_pairs_in_use, stimulator_pair
+
+    click.echo("ESTIMATED pairs used by the translation defaults (inductance ratio vs second route from peak B):")
+    for s, c in estimated_pairs_in_use():
+        try:
+            p = stimulator_pair(c, s, table_path=table)
+        except StimulatorError as exc:
+            click.echo(f"{s:24s} {c:22s} no estimate: {exc}")
+            continue
+        if p.crosscheck_didt is None:
+            second = f"second route: none ({p.crosscheck_note})"
+        else:
+            second = (f"second route {p.crosscheck_didt / 1e6:8.2f} A/µs  ratio {p.crosscheck_ratio:.3g} "
+                      f"({p.crosscheck_note}; {p.crosscheck_source})")
+        click.echo(f"{s:24s} {c:22s} estimate {p.didt_max_aus:8.2f} A/µs  {second}")
 
 
 @main.command("dose")

@@ -37,6 +37,9 @@ __all__ = [
     "didt_from_peak_b",
     "DEFAULT_PERIOD_S",
     "StimulatorError",
+    "cross_check",
+    "load_peak_fields",
+    "estimated_pairs_in_use",
 ]
 
 _DATA = Path(__file__).parent / "data" / "stimulators.csv"
@@ -65,6 +68,12 @@ class StimulatorPair:
     source: str
     estimated: bool = False
     note: str = ""
+    #: second-route check of an estimate: dI/dt (A/s) from a cited peak B, ratio estimate/second, source;
+    #: ``crosscheck_didt`` is None with ``crosscheck_note`` giving the reason when no source exists.
+    crosscheck_didt: float | None = None
+    crosscheck_ratio: float | None = None
+    crosscheck_source: str = ""
+    crosscheck_note: str = ""
 
     @property
     def didt_max_aus(self) -> float:
@@ -202,8 +211,79 @@ def stimulator_pair(coil_id: str, stimulator: str | None = None, *, table_path: 
     note = (f"scaled by wire-model inductance from {ref_names} on {refs[0].stimulator} "
             f"(L = {l_x * 1e6:.2f} µH vs {', '.join(f'{coil_inductance(r.coil) * 1e6:.2f}' for r in refs)} µH; "
             f"series inductance {series_inductance * 1e6:g} µH assumed)")
-    return StimulatorPair(refs[0].stimulator, coil_id, didt, _stimulator_period(stimulator, table), "C",
-                          "estimate", True, note)
+    est = StimulatorPair(refs[0].stimulator, coil_id, didt, _stimulator_period(stimulator, table), "C",
+                         "estimate", True, note)
+    return cross_check(est)
+
+
+_PEAK_FIELDS = Path(__file__).parent / "data" / "peak_fields.csv"
+NO_SECOND_SOURCE = "no second source found"
+
+
+def load_peak_fields(path: str | None = None) -> list[dict]:
+    """Cited peak-B rows (``efield/data/peak_fields.csv``, then ``path`` if given)."""
+    rows = []
+    for p in [_PEAK_FIELDS] + ([Path(path)] if path else []):
+        with open(p, newline="", encoding="utf-8") as fh:
+            lines = [ln for ln in fh if not ln.lstrip().startswith("#")]
+        for r in csv.DictReader(lines):
+            b = _float(r.get("b_peak_t"), "b_peak_t", p)
+            if b is None:
+                continue
+            z = r.get("point_z_mm")
+            rows.append({"stimulator": r["stimulator"].strip(), "coil": r["coil"].strip(), "b_peak_t": b,
+                         "point_z_mm": float(z) if z not in (None, "") else 0.0,
+                         "flag": (r.get("flag") or "").strip(), "source": (r.get("source") or str(p)).strip()})
+    return rows
+
+
+def cross_check(pair: StimulatorPair, peak_fields_path: str | None = None) -> StimulatorPair:
+    """``pair`` with its second-route dI/dt from a cited peak B (or None and the reason)."""
+    from dataclasses import replace
+
+    rows = [r for r in load_peak_fields(peak_fields_path)
+            if r["stimulator"].lower() == pair.stimulator.lower() and r["coil"].lower() == pair.coil.lower()]
+    if not rows:
+        return replace(pair, crosscheck_didt=None, crosscheck_ratio=None, crosscheck_note=NO_SECOND_SOURCE)
+    from coils import load_coil
+
+    r = rows[-1]
+    period = pair.period or DEFAULT_PERIOD_S
+    didt2 = didt_from_peak_b(load_coil(pair.coil), r["b_peak_t"], period, point=[0.0, 0.0, -r["point_z_mm"] * 1e-3])
+    note = (f"{r['b_peak_t']:g} T at {r['point_z_mm']:g} mm below the coil surface centre, period "
+            f"{period * 1e6:.0f} µs" + ("" if pair.period else " (assumed)"))
+    return replace(pair, crosscheck_didt=didt2, crosscheck_ratio=pair.didt_max / didt2,
+                   crosscheck_source=f"{r['flag']}: {r['source']}", crosscheck_note=note)
+
+
+def estimated_pairs_in_use() -> list[tuple[str, str]]:
+    """(stimulator, coil) pairs the translation defaults use whose dI/dt must be estimated."""
+    import tomllib
+
+    from coils import coil_info
+
+    cfg = tomllib.loads((Path(__file__).parent / "data" / "translation_defaults.toml").read_text(encoding="utf-8"))
+    cands = []
+    for sect in ("unknown_setup", "destination"):
+        for v in (cfg.get(sect) or {}).values():
+            coils_ = v.get("coils") or ([v["coil"]] if v.get("coil") else [])
+            for c in coils_:
+                own = coil_info(c).get("stimulator") or {}
+                s = own.get("name") if isinstance(own, dict) and own.get("name") else (v.get("stimulator") or None)
+                if s:
+                    cands.append((s, c))
+    stim = (cfg.get("unknown_setup", {}).get("rat") or {}).get("stimulator")
+    for cs in (cfg.get("coil_keywords") or {}).values():
+        for c in cs:
+            own = coil_info(c).get("stimulator") or {}
+            if not (isinstance(own, dict) and own.get("name")) and stim:
+                cands.append((stim, c))
+    measured = {(p.stimulator.lower(), p.coil.lower()) for p in load_stimulator_table()}
+    out = []
+    for s, c in cands:
+        if (s.lower(), c.lower()) not in measured and (s, c) not in out:
+            out.append((s, c))
+    return out
 
 
 def b_per_ampere(coil, point=None) -> float:

@@ -265,13 +265,19 @@ def _geometry_meta(g, kind: str, **extra) -> dict:
     return {"geometry": meta}
 
 
-def _finish(name, start, end, weight, meta, metadata, bent: bool = False) -> Coil:
-    low = min(start[:, 2].min(), end[:, 2].min())
-    if low <= 0 and not bent:
+def _check_above_casing(name, z_values) -> None:
+    """Refuse a coil whose wires (heights ``z_values``, m) touch or cross the casing surface z = 0."""
+    low = min(float(np.min(z)) for z in z_values)
+    if low <= 0:
         raise ValueError(
             f"coil {name!r}: a wire reaches z = {low * 1e3:.3g} mm; all wires must lie above the "
             "casing surface (z > 0): raise z_bottom"
         )
+
+
+def _finish(name, start, end, weight, meta, metadata, bent: bool = False) -> Coil:
+    if not bent:  # a bent coil was checked in its unbent frame
+        _check_above_casing(name, (start[:, 2], end[:, 2]))
     if metadata:
         meta.update(dict(metadata))
     coil = Coil(name=name, start=start, end=end, weight=weight, metadata=meta)
@@ -420,10 +426,7 @@ def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns:
                 pts[:, 2] += stack
             chains.append(pts)
             weights.append(w)
-    low = min(p[:, 2].min() for p in chains)
-    if low <= 0:  # checked before bending: every wire above the casing surface
-        raise ValueError(f"coil {name!r}: a wire reaches z = {low * 1e3:.3g} mm; all wires must lie above the "
-                         "casing surface (z > 0): raise z_bottom")
+    _check_above_casing(name, (p[:, 2] for p in chains))  # before bending: every wire above the casing
     if beta:
         for k, pts in enumerate(chains):
             side = 1.0 if k < len(chains) // 2 else -1.0

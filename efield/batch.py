@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 from .dosimetry import DoseError
@@ -38,7 +39,7 @@ def read_protocols(path) -> tuple[list[str], list[dict]]:
     """Read a protocol CSV; needs at least the columns ``species``, ``intensity``, ``intensity_unit``.
 
     Optional columns: ``coil`` and ``stimulator`` (preset id / name, free text or "not reported"),
-    ``rmt_mso`` (the source's motor threshold in % MSO)."""
+    ``rmt_mso`` and ``amt_mso`` (the source's resting and active motor thresholds in % MSO)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -103,13 +104,19 @@ def _translate_row(row: dict, dest, stimulator_table, head_model="sphere") -> li
         inten = parse_intensity(text, unit=unit or None)
     except IntensityError as exc:
         return [_untranslatable(row, f"unit not convertible: {exc}")]
-    rmt_text = str(row.get("rmt_mso") or "").strip()
-    try:
-        rmt_src = float(rmt_text) if rmt_text else None
-    except ValueError:
-        return [_untranslatable(row, f"rmt_mso {rmt_text!r} is not a number (% MSO)")]
-    setups, notes = plausible_setups(species, row.get("coil"), row.get("stimulator"), rmt_mso=rmt_src,
-                                     stimulator_table=stimulator_table, head_model=head_model)
+    thresholds = {}
+    for col in ("rmt_mso", "amt_mso"):
+        value_text = str(row.get(col) or "").strip()
+        try:
+            thresholds[col] = float(value_text) if value_text else None
+        except ValueError:
+            return [_untranslatable(row, f"{col} {value_text!r} is not a number (% MSO)")]
+        v = thresholds[col]
+        if v is not None and not (math.isfinite(v) and 0 < v <= 100):
+            return [_untranslatable(row, f"{col} {value_text!r} is not a motor threshold in % MSO (0-100]")]
+    setups, notes = plausible_setups(species, row.get("coil"), row.get("stimulator"), rmt_mso=thresholds["rmt_mso"],
+                                     amt_mso=thresholds["amt_mso"], stimulator_table=stimulator_table,
+                                     head_model=head_model)
     if species == "cells":
         notes.append("in vitro: cells at the bottom of a culture dish (FEM), coil under the dish")
     results = []

@@ -229,9 +229,18 @@ def _setup_options(prefix: str, help_who: str):
 @main.command("stimulators")
 @click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Extra stimulator CSV (same columns as efield/data/stimulators.csv).")
-def stimulators_cmd(table):
+@click.option("--thresholds", "show_thresholds", is_flag=True,
+              help="Show published motor thresholds beside the RMT predicted on each pair by equal cortical E.")
+@click.option("--json", "as_json", is_flag=True, help="With --thresholds: the table as JSON.")
+def stimulators_cmd(table, show_thresholds, as_json):
     """List stimulator + coil pairs with dI/dt at 100 % MSO and their sources."""
     from .stimulators import load_stimulator_table
+
+    if show_thresholds:
+        _threshold_table(as_json)
+        return
+    if as_json:
+        raise click.UsageError("--json goes with --thresholds")
 
     for p in load_stimulator_table(table):
         per = f"{p.period * 1e6:.0f} µs" if p.period else "—"
@@ -253,24 +262,46 @@ def stimulators_cmd(table):
         click.echo(f"{s:24s} {c:22s} estimate {p.didt_max_aus:8.2f} A/µs  {second}")
 
 
+def _threshold_table(as_json):
+    from .dosimetry import threshold_e
+    from .thresholds import threshold_lines, threshold_table
+
+    try:
+        rows = threshold_table()
+        e, lo, hi, how = threshold_e("human")
+    except ValueError as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps({"threshold_e_vm": [e, lo, hi], "threshold_e_source": how,
+                               "rows": [r.as_dict() for r in rows]}, indent=2))
+        return
+    click.echo(f"Human motor-threshold E {e:.1f} V/m (band {lo:.1f}-{hi:.1f}) at the cortex of the 85 mm sphere: {how}")
+    click.echo("RMT on each pair predicted by equal cortical E (coil models checked against SimNIBS's validated ones):")
+    for line in threshold_lines(rows):
+        click.echo(line)
+
+
 @main.command("dose")
 @click.option("--species", "--head", "head", default="human", show_default=True,
               help="Head: human, rat, mouse (spheres), human-mesh, rat-mesh, mouse-mesh (built-in meshes), dish.")
-@click.option("--intensity", required=True, help="e.g. 60%MSO, 120%RMT, 155A/us, 1.2T, 80V/m, 23-25%MSO, 25;50%MSO.")
+@click.option("--intensity", required=True, help="e.g. 60%MSO, 120%RMT, 80%AMT, 155A/us, 1.2T, 80V/m, 23-25%MSO, 25;50%MSO.")
 @click.option("--coil", default=None, help="Preset id (default: the species' default coil).")
 @click.option("--stimulator", default=None, help="Stimulator name (default: the coil's own).")
 @click.option("--rmt", type=float, default=None, help="Subject's resting motor threshold, % MSO.")
+@click.option("--amt", type=float, default=None,
+              help="Subject's active motor threshold, % MSO (default: RMT x the declared AMT/RMT ratio).")
 @click.option("--gap", "gap_mm", type=float, default=0.0, show_default=True, help="Coil–scalp gap (mm).")
 @click.option("--depth", "depth_mm", type=float, default=None, help="Target depth below the scalp (mm; default: cortex).")
 @click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
-def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as_json):
+def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json):
     """Cortical E of one protocol: E at the target, peak, percentiles, depth and area above half peak."""
     from .dosimetry import dose
     from .translation import destination_setup
 
     try:
-        setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table)
+        setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table,
+                                  amt_mso=amt)
         if depth_mm is not None:
             from dataclasses import replace
 
@@ -286,7 +317,8 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as
             "e_target_vm": d.e_target, "e_target_vm_band": list(d.e_target_band),
             "e_target_normal_vm": d.e_target_normal, "peak_vm": d.peak, "p99_vm": d.p99, "p999_vm": d.p999,
             "half_max_depth_mm": d.half_max_depth_m * 1e3, "half_max_area_cm2": d.half_max_area_m2 * 1e4,
-            "mso": d.mso, "rmt_pct": d.rmt_pct, "setup": setup.describe(), "assumptions": list(d.assumptions),
+            "mso": d.mso, "rmt_pct": d.rmt_pct, "amt_pct": d.amt_pct, "setup": setup.describe(),
+            "assumptions": list(d.assumptions),
         }
         rows.append(row)
     if as_json:
@@ -297,7 +329,8 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, gap_mm, depth_mm, table, as
         band_txt = f" [{band[0]:.3g}–{band[1]:.3g}]" if band[1] > band[0] else ""
         click.echo(f"{r['intensity']}: dI/dt {r['didt_aus']:.4g} A/µs"
                    + (f" = {r['mso']:.3g} % MSO" if r["mso"] is not None else "")
-                   + (f" = {r['rmt_pct']:.3g} % RMT" if r["rmt_pct"] is not None else ""))
+                   + (f" = {r['rmt_pct']:.3g} % RMT" if r["rmt_pct"] is not None else "")
+                   + (f" = {r['amt_pct']:.3g} % AMT" if r["amt_pct"] is not None else ""))
         click.echo(f"  E at target {r['e_target_vm']:.4g}{band_txt} V/m (normal to cortex {r['e_target_normal_vm']:.3g}); "
                    f"cortex 99.9th percentile (robust peak) {r['p999_vm']:.4g} V/m, raw peak {r['peak_vm']:.4g}, "
                    f"99th {r['p99_vm']:.4g} V/m")

@@ -103,6 +103,33 @@ def _validation_note() -> str:
             + ": their fields rest on published winding dimensions only")
 
 
+def _threshold_notes(md_path: Path) -> list[str]:
+    """Write the threshold-chain table to ``md_path``; the assumptions it adds to the demo's notes."""
+    from .dosimetry import amt_ratio, defaults, threshold_e
+    from .thresholds import threshold_lines, threshold_table
+
+    rows = threshold_table()
+    e, lo, hi, how = threshold_e("human")
+    text = ["# Motor-threshold chain", "", f"Human motor-threshold E {e:.1f} V/m (band {lo:.1f}-{hi:.1f}): {how}", "",
+            "```", *threshold_lines(rows), "```", ""]
+    md_path.write_text("\n".join(text))
+    checks = [r for r in rows if r.status.startswith("check")]
+    preds = "; ".join(f"{r.stimulator} + {r.coil} {r.predicted_mso:.1f} % MSO" for r in rows
+                      if r.predicted_mso is not None and not r.status.startswith("calibration"))
+    return [
+        f"motor threshold: {how}; human threshold E {e:.1f} V/m (band {lo:.1f}-{hi:.1f})",
+        f"RMT predicted by equal E on other pairs: {preds}; published thresholds that could be checked: "
+        + (", ".join(f"{r.stimulator} + {r.coil} ({r.status})" for r in checks) if checks else
+           "none (published rows on other pairs: " + ", ".join(f"{r.stimulator} + {r.coil} {r.waveform}" for r in rows
+                                                           if r.published_mso is not None
+                                                           and not r.status.startswith("calibration"))
+           + ", could not be predicted: see thresholds.md)"),
+        f"%AMT: {amt_ratio()[3]}",
+        f"rodent motor threshold ({defaults()['threshold']['rat']['flag']}): "
+        f"{defaults()['threshold']['rat']['source']}; band as for humans, {lo:.1f}-{hi:.1f} V/m",
+    ]
+
+
 def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progress=None, pictures: bool = True,
              meshes: bool = True, targeting: bool = True):
     """Run the demo and write ``out/``: summary.csv, summary.md, one PNG per coil and head.
@@ -141,13 +168,14 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
                 )
             if progress:
                 progress(f"{cid} on {head_name}: peak {row['peak_vm_per_aus']:.3g} V/m per A/µs")
-        write_table(rows, tmp / "summary.csv", tmp / "summary.md", notes)
         if pictures:
             from .plots import bar_chart
 
             bar_chart([f"{r['coil']}\n{r['head']}" for r in rows], [r["peak_vm_per_aus"] for r in rows],
                       tmp / "peak_e_per_aus.png", ylabel="peak cortical |E| (V/m per A/µs)",
                       title="Peak cortical |E| per A/µs, sphere heads")
+        notes += _threshold_notes(tmp / "thresholds.md")
+        write_table(rows, tmp / "summary.csv", tmp / "summary.md", notes)
         (tmp / "summary.json").write_text(json.dumps({"rows": rows, "assumptions": notes}, indent=2))
         _demo_translation(tmp / "translation", progress)
         if meshes:

@@ -6,6 +6,8 @@ Everything is linear in dI/dt: the field of a set-up is computed once per ampere
 * ``%MSO``  → % × dI/dt_max of the stimulator + coil pair (measured, or estimated and flagged);
 * ``%RMT``  → % × the motor threshold in %MSO (given per subject, else derived from the species'
   motor-threshold cortical E, an assumption named in the output);
+* ``%AMT``  → % × the active motor threshold in %MSO (given per subject, else the RMT times the
+  declared AMT/RMT ratio, flagged in the output);
 * ``A/µs``  → as given;
 * ``T``     → peak |B| at the centre of the coil's bottom surface ÷ |B| per ampere there, times
   2π / waveform period;
@@ -24,7 +26,8 @@ import numpy as np
 from .intensity import Intensity, parse_intensity
 from .stimulators import DEFAULT_PERIOD_S, StimulatorPair, b_per_ampere, didt_from_peak_b, stimulator_pair
 
-__all__ = ["Setup", "Dose", "dose", "unit_field", "threshold_e", "setup_rmt_mso", "defaults", "DoseError"]
+__all__ = ["Setup", "Dose", "dose", "unit_field", "threshold_e", "setup_rmt_mso", "setup_amt_mso", "amt_ratio",
+           "defaults", "DoseError"]
 
 _DEFAULTS = Path(__file__).parent / "data" / "translation_defaults.toml"
 
@@ -56,6 +59,8 @@ class Setup:
         a round coil; the centre of a round coil induces no field).
     rmt_mso : float or None, percent — the subject's resting motor threshold on this stimulator and
         coil (None: derived from the species' threshold E, an assumption).
+    amt_mso : float or None, percent — the subject's active motor threshold on this stimulator and
+        coil (None: the RMT times the declared AMT/RMT ratio, an assumption).
     stimulator_table : str or None — path of a user stimulator CSV.
     """
 
@@ -66,6 +71,13 @@ class Setup:
     target_depth: float | None = None
     rmt_mso: float | None = None
     stimulator_table: str | None = None
+    amt_mso: float | None = None
+
+    def __post_init__(self):
+        for name in ("rmt_mso", "amt_mso"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and 0 < v <= 100):
+                raise DoseError(f"{name} must be a motor threshold in % MSO, in (0, 100]; got {v!r}")
 
     def describe(self) -> str:
         stim = self.stimulator or "its default stimulator"
@@ -197,6 +209,23 @@ def setup_rmt_mso(setup: Setup) -> tuple[float, float, float, str]:
     return e / per, lo / per, hi / per, f"RMT derived from the threshold E: {how}"
 
 
+def amt_ratio() -> tuple[float, float, float, str]:
+    """Declared AMT/RMT ratio (nominal, low, high; dimensionless) and its provenance."""
+    spec = defaults()["threshold"]["amt_over_rmt"]
+    return (spec["ratio"], spec["ratio_low"], spec["ratio_high"],
+            f"AMT = {spec['ratio']:g} x RMT (band {spec['ratio_low']:g}-{spec['ratio_high']:g}; "
+            f"{spec['flag']}: {spec['source']})")
+
+
+def setup_amt_mso(setup: Setup) -> tuple[float, float, float, str]:
+    """Active motor threshold (nominal, low, high) in % MSO for ``setup`` and its provenance."""
+    if setup.amt_mso is not None:
+        return setup.amt_mso, setup.amt_mso, setup.amt_mso, f"AMT {setup.amt_mso:g} % MSO (given)"
+    r, r_lo, r_hi, how_r = amt_ratio()
+    rmt, lo, hi, how = setup_rmt_mso(setup)
+    return rmt * r, lo * r_lo, hi * r_hi, f"AMT derived from the RMT: {how_r}; {how}"
+
+
 @dataclass(frozen=True)
 class Dose:
     """Cortical E of one protocol point (values at the nominal intensity; ``*_band`` = (low, high)).
@@ -219,6 +248,7 @@ class Dose:
     mso: float | None
     rmt_pct: float | None
     assumptions: tuple[str, ...] = field(default_factory=tuple)
+    amt_pct: float | None = None
 
 
 def _didt_of(setup: Setup, kind: str, value: float, notes: list[str]) -> float:
@@ -249,6 +279,10 @@ def _didt_of(setup: Setup, kind: str, value: float, notes: list[str]) -> float:
         rmt, _, _, how = setup_rmt_mso(setup)
         notes.append(how)
         return pair.didt_max * rmt / 100.0 * value / 100.0
+    if kind == "amt":
+        amt, _, _, how = setup_amt_mso(setup)
+        notes.append(how)
+        return pair.didt_max * amt / 100.0 * value / 100.0
     raise DoseError(f"intensity kind {kind!r} cannot be converted")
 
 
@@ -273,10 +307,16 @@ def dose(setup: Setup, intensity) -> list[Dose]:
             try:
                 rmt, _, _, how = setup_rmt_mso(setup)
                 rmt_pct = 100.0 * mso / rmt
-                if point.kind != "rmt":
+                if point.kind != "rmt" and not (point.kind == "amt" and setup.amt_mso is None):
                     notes.append(how)
             except ValueError:
                 pass
+        amt_pct = None
+        if pair is not None and (point.kind == "amt" or setup.amt_mso is not None):
+            amt, _, _, how = setup_amt_mso(setup)
+            amt_pct = 100.0 * mso / amt
+            if point.kind != "amt":
+                notes.append(how)
         model = ("second-order FEM on the built-in mesh, conductivities of meshes.DEFAULT_CONDUCTIVITY"
                  if setup.head in MESH_HEADS else "sphere model (conductivity-independent)")
         notes.append(f"head: {setup.describe()}; {model}")
@@ -285,7 +325,7 @@ def dose(setup: Setup, intensity) -> list[Dose]:
             e_target=uf.e_target * mid, e_target_band=(uf.e_target * lo, uf.e_target * hi),
             e_target_normal=uf.e_target_normal * mid, peak=uf.peak * mid, p99=uf.p99 * mid, p999=uf.p999 * mid,
             half_max_area_m2=uf.half_max_area_m2, half_max_depth_m=uf.half_max_depth_m,
-            mso=mso, rmt_pct=rmt_pct, assumptions=tuple(dict.fromkeys(notes)),
+            mso=mso, rmt_pct=rmt_pct, assumptions=tuple(dict.fromkeys(notes)), amt_pct=amt_pct,
         ))
     return out
 

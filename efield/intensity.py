@@ -11,14 +11,15 @@ kind      meaning                                        stored in   displayed i
 ========  =============================================  ==========  ==============
 mso       percent of the stimulator's maximum output     percent     %MSO
 rmt       percent of the resting motor threshold         percent     %RMT
+amt       percent of the active motor threshold          percent     %AMT
 didt      rate of change of coil current, dI/dt          A/s         A/µs
 b_peak    peak magnetic flux density at a stated point   T           T
 e_field   cortical electric-field target                 V/m         V/m
 ========  =============================================  ==========  ==============
 
 Accepted units (case-insensitive, spaces inside ignored): %MSO; %RMT (also %MT, "50% MT" in
-papers means the resting motor threshold); A/s, A/ms, A/µs (also A/us, A/μs); T, mT, µT (also uT);
-V/m.  ``MT`` in capitals without ``%`` is refused as ambiguous (motor threshold or millitesla).
+papers means the resting motor threshold); %AMT (active motor threshold, in which theta-burst
+protocols are dosed); A/s, A/ms, A/µs (also A/us, A/μs); T, mT, µT (also uT); V/m.  ``MT`` in capitals without ``%`` is refused as ambiguous (motor threshold or millitesla).
 
 Numbers use a decimal point; a comma is refused because it could be a decimal comma or a list
 separator.  Ranges: ``23-25``, ``23–25`` (en dash), ``23 — 25`` (em dash), ``23 to 25``.
@@ -46,10 +47,10 @@ __all__ = [
 ]
 
 #: kinds of intensity, in display order
-INTENSITY_KINDS = ("mso", "rmt", "didt", "b_peak", "e_field")
+INTENSITY_KINDS = ("mso", "rmt", "amt", "didt", "b_peak", "e_field")
 
 #: the units :func:`parse_intensity` accepts, as shown in error messages
-INTENSITY_UNITS = ("%MSO", "%RMT", "A/s", "A/ms", "A/µs", "T", "mT", "µT", "V/m")
+INTENSITY_UNITS = ("%MSO", "%RMT", "%AMT", "A/s", "A/ms", "A/µs", "T", "mT", "µT", "V/m")
 
 _ALLOWED = ", ".join(INTENSITY_UNITS)
 
@@ -57,6 +58,7 @@ _ALLOWED = ", ".join(INTENSITY_UNITS)
 _DISPLAY = {
     "mso": ("%MSO", 0),
     "rmt": ("%RMT", 0),
+    "amt": ("%AMT", 0),
     "didt": ("A/µs", round(math.log10(A_PER_US))),
     "b_peak": ("T", 0),
     "e_field": ("V/m", 0),
@@ -69,6 +71,8 @@ _UNITS = {
     "%rmt": ("rmt", 0),
     "rmt": ("rmt", 0),
     "%mt": ("rmt", 0),
+    "%amt": ("amt", 0),
+    "amt": ("amt", 0),
     "a/s": ("didt", 0),
     "a/ms": ("didt", 3),
     "a/µs": ("didt", 6),
@@ -101,9 +105,9 @@ class Intensity:
     Parameters
     ----------
     kind : str
-        One of ``"mso"``, ``"rmt"``, ``"didt"``, ``"b_peak"``, ``"e_field"`` (see the module docstring).
+        One of ``"mso"``, ``"rmt"``, ``"amt"``, ``"didt"``, ``"b_peak"``, ``"e_field"`` (see the module docstring).
     values : tuple of float, shape (n,)
-        Percent for mso and rmt; A/s for didt; tesla for b_peak; V/m for e_field.  Finite and >= 0;
+        Percent for mso, rmt and amt; A/s for didt; tesla for b_peak; V/m for e_field.  Finite and >= 0;
         mso at most 100.  A single number is accepted and stored as a 1-tuple.
     is_range : bool
         True: ``values == (low, high)`` is one band with low <= high.  False: one value or a list of
@@ -212,7 +216,7 @@ class Intensity:
 
 
 def _si_unit(kind) -> str:
-    return {"mso": "percent", "rmt": "percent", "didt": "A/s", "b_peak": "T", "e_field": "V/m"}.get(kind, "SI")
+    return {"mso": "percent", "rmt": "percent", "amt": "percent", "didt": "A/s", "b_peak": "T", "e_field": "V/m"}.get(kind, "SI")
 
 
 def _decimal_to_float(number: str, exp10: int) -> float:

@@ -74,6 +74,8 @@ class StimulatorPair:
     crosscheck_ratio: float | None = None
     crosscheck_source: str = ""
     crosscheck_note: str = ""
+    #: pulse waveform as tabled ("biphasic", "monophasic"; "" when not given)
+    waveform: str = ""
 
     @property
     def didt_max_aus(self) -> float:
@@ -122,6 +124,7 @@ def load_stimulator_table(path: str | None = None) -> tuple[StimulatorPair, ...]
                 stimulator=r["stimulator"].strip(), coil=r["coil"].strip(), didt_max=didt * 1e6,
                 period=4 * first_zero * 1e-6 if first_zero else None,
                 flag=(r.get("flag") or "user").strip(), source=(r.get("source") or str(p)).strip(),
+                waveform=(r.get("waveform") or "").strip().lower(),
             ))
     # a user's row for the same pair overrides the bundled one (later rows win)
     merged = {}
@@ -193,7 +196,8 @@ def stimulator_pair(coil_id: str, stimulator: str | None = None, *, table_path: 
             if p.period is None:
                 per = _stimulator_period(p.stimulator, table)
                 return StimulatorPair(p.stimulator, p.coil, p.didt_max, per, p.flag, p.source, False,
-                                      "waveform period from other coils on this stimulator" if per else "")
+                                      "waveform period from other coils on this stimulator" if per else "",
+                                      waveform=p.waveform)
             return p
     # estimate from measured presets on the same stimulator
     from coils import list_coils
@@ -212,7 +216,7 @@ def stimulator_pair(coil_id: str, stimulator: str | None = None, *, table_path: 
             f"(L = {l_x * 1e6:.2f} µH vs {', '.join(f'{coil_inductance(r.coil) * 1e6:.2f}' for r in refs)} µH; "
             f"series inductance {series_inductance * 1e6:g} µH assumed)")
     est = StimulatorPair(refs[0].stimulator, coil_id, didt, _stimulator_period(stimulator, table), "C",
-                         "estimate", True, note)
+                         "estimate", True, note, waveform=refs[0].waveform)
     return cross_check(est)
 
 

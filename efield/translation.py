@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .dosimetry import (MESH_HEADS, Dose, DoseError, Setup, defaults, dose, setup_rmt_mso, species_of, threshold_e,
-                        unit_field)
+from .dosimetry import (MESH_HEADS, Dose, DoseError, Setup, amt_ratio, defaults, dose, setup_rmt_mso, species_of,
+                        threshold_e, unit_field)
 from .intensity import Intensity, parse_intensity
 from .stimulators import stimulator_pair
 
@@ -74,7 +74,8 @@ def _is_unknown(text) -> bool:
 
 def plausible_setups(species: str, coil: str | None = None, stimulator: str | None = None,
                      gap: float | None = None, rmt_mso: float | None = None,
-                     stimulator_table: str | None = None, head_model: str = "sphere") -> tuple[list[Setup], list[str]]:
+                     stimulator_table: str | None = None, head_model: str = "sphere",
+                     amt_mso: float | None = None) -> tuple[list[Setup], list[str]]:
     """Source set-ups to span for a protocol (first = nominal) and the assumptions that made them.
 
     ``coil`` may be a preset id, free text (keywords such as "round" or "figure-8" narrow the
@@ -119,12 +120,13 @@ def plausible_setups(species: str, coil: str | None = None, stimulator: str | No
             s = own.get("name") if isinstance(own, dict) and own.get("name") else (cfg.get("stimulator") or None)
         for g in gaps:
             setups.append(Setup(head=head, coil=c, stimulator=s, gap=g, rmt_mso=rmt_mso,
-                                stimulator_table=stimulator_table))
+                                stimulator_table=stimulator_table, amt_mso=amt_mso))
     return setups, notes
 
 
 def destination_setup(species: str, coil: str | None = None, stimulator: str | None = None,
-                      rmt_mso: float | None = None, gap: float = 0.0, stimulator_table: str | None = None) -> Setup:
+                      rmt_mso: float | None = None, gap: float = 0.0, stimulator_table: str | None = None,
+                      amt_mso: float | None = None) -> Setup:
     """The destination set-up, filling unnamed parts from the declared defaults.
 
     ``species``: "human", "rat", "mouse" (sphere heads), "rat-mesh", "mouse-mesh" (built-in meshes)
@@ -135,7 +137,7 @@ def destination_setup(species: str, coil: str | None = None, stimulator: str | N
         raise DoseError(f"no head or destination default for {species!r}; known: {', '.join(known)}")
     head = d.get("head", species) if species == species_of(species) else species
     return Setup(head=head, coil=coil or d["coil"], stimulator=stimulator or d["stimulator"], gap=gap,
-                 rmt_mso=rmt_mso, stimulator_table=stimulator_table)
+                 rmt_mso=rmt_mso, stimulator_table=stimulator_table, amt_mso=amt_mso)
 
 
 def translate(intensity, source, dest: Setup) -> list[Translation]:
@@ -164,6 +166,10 @@ def translate(intensity, source, dest: Setup) -> list[Translation]:
                 fr = None
             elif point.kind == "rmt":
                 fr = (point.low / 100.0, point.high / 100.0, point.nominal / 100.0)
+            elif point.kind == "amt" and s.amt_mso is None:
+                r, r_lo, r_hi, how = amt_ratio()
+                notes.append(how)
+                fr = (point.low / 100.0 * r_lo, point.high / 100.0 * r_hi, point.nominal / 100.0 * r)
             else:
                 e_thr, e_lo, e_hi, how = threshold_e(species_of(s.head)) if s.rmt_mso is None else (None, None, None, "")
                 if s.rmt_mso is not None:

@@ -246,7 +246,7 @@ ERRORS = [
     (None, None, r"^intensity is missing"),
     ("", None, r"^intensity is missing"),
     ("   \t", "%MSO", r"^intensity is missing"),
-    ("60 %XYZ", None, r"intensity '60 %XYZ': unit '%XYZ' is not one of %MSO, %RMT, A/s, A/ms, A/µs, T, mT, µT, V/m"),
+    ("60 %XYZ", None, r"intensity '60 %XYZ': unit '%XYZ' is not one of %MSO, %RMT, %AMT, A/s, A/ms, A/µs, T, mT, µT, V/m"),
     ("60", "XYZ", r"intensity '60' \(unit 'XYZ'\): unit 'XYZ' is not one of %MSO"),
     ("60 furlongs", None, r"unit 'furlongs' is not one of"),
     ("60", None, r"intensity '60' has no unit; allowed units: %MSO"),
@@ -298,7 +298,7 @@ def test_type_errors():
 @pytest.mark.parametrize(
     ("args", "error", "match"),
     [
-        (("volts", (1.0,)), IntensityError, r"kind must be one of mso, rmt, didt, b_peak, e_field; got 'volts'"),
+        (("volts", (1.0,)), IntensityError, r"kind must be one of mso, rmt, amt, didt, b_peak, e_field; got 'volts'"),
         (("mso", ()), IntensityError, "at least one value"),
         (("mso", (101.0,)), IntensityError, r"<= 100"),
         (("b_peak", (-1.0,)), IntensityError, r"finite and >= 0"),

@@ -1,5 +1,10 @@
 """TMS electric-field dosimetry: fields of coils in heads, dose and targeting.
 
+Subpackages, importing downwards only (contracts in pyproject.toml): :mod:`efield.physics` (forward
+models), :mod:`efield.views` (pictures), :mod:`efield.dose` (intensities, stimulators, thresholds,
+translation), :mod:`efield.targeting` (coil poses for a target); :mod:`efield.cli` and
+:mod:`efield.demo` on top, :mod:`efield._common` (checks, atomic outputs) beneath.
+
 Public names are imported lazily, so ``import efield`` stays fast (numba compiles on first use).
 """
 
@@ -10,42 +15,54 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "primary_efield": "efield.biot_savart",
-    "magnetic_field": "efield.biot_savart",
-    "vector_potential": "efield.biot_savart",
-    "MU0": "efield.biot_savart",
-    "sphere_efield": "efield.sphere",
-    "total_efield": "efield.fields",
-    "cortex_field": "efield.fields",
-    "FieldResult": "efield.fields",
-    "standard_pose": "efield.fields",
-    "simulate": "efield.fields",
-    "Intensity": "efield.intensity",
-    "parse_intensity": "efield.intensity",
-    "Setup": "efield.dosimetry",
-    "dose": "efield.dosimetry",
-    "translate": "efield.translation",
-    "plausible_setups": "efield.translation",
-    "destination_setup": "efield.translation",
-    "stimulator_pair": "efield.stimulators",
-    "self_inductance": "efield.inductance",
-    "optimize_pose": "efield.targeting",
-    "resolve_target": "efield.targeting",
-    "list_targets": "efield.targeting",
-    "TargetResult": "efield.targeting",
-    "Target": "efield.targeting",
+    "primary_efield": "efield.physics.biot_savart",
+    "magnetic_field": "efield.physics.biot_savart",
+    "vector_potential": "efield.physics.biot_savart",
+    "MU0": "efield.physics.biot_savart",
+    "sphere_efield": "efield.physics.sphere",
+    "total_efield": "efield.physics.fields",
+    "cortex_field": "efield.physics.fields",
+    "FieldResult": "efield.physics.fields",
+    "standard_pose": "efield.physics.fields",
+    "simulate": "efield.physics.fields",
+    "self_inductance": "efield.physics.inductance",
+    "Intensity": "efield.dose.intensity",
+    "parse_intensity": "efield.dose.intensity",
+    "Setup": "efield.dose.dosimetry",
+    "dose": "efield.dose.dosimetry",
+    "translate": "efield.dose.translation",
+    "plausible_setups": "efield.dose.translation",
+    "destination_setup": "efield.dose.translation",
+    "stimulator_pair": "efield.dose.stimulators",
+    "threshold_table": "efield.dose.thresholds",
+    "optimize_pose": "efield.targeting.search",
+    "resolve_target": "efield.targeting.targets",
+    "list_targets": "efield.targeting.targets",
+    "Target": "efield.targeting.targets",
+    "TargetResult": "efield.targeting.results",
+    "write_targeting": "efield.targeting.results",
 }
 
-_SUBMODULES = {"metrics", "plots", "sphere", "biot_savart", "fields", "units", "inductance", "demo", "cli",
-               "intensity", "stimulators", "batch", "targeting", "placement", "fem", "dosimetry", "translation",
-               "_target_io"}
+#: subpackages, and the modules that lived at the top level before the split (``efield.metrics`` etc.
+#: keep working as attributes of ``efield``)
+_SUBMODULES = {
+    "physics": "efield.physics", "dose": "efield.dose", "targeting": "efield.targeting", "views": "efield.views",
+    "cli": "efield.cli", "demo": "efield.demo",
+    "biot_savart": "efield.physics.biot_savart", "sphere": "efield.physics.sphere", "fem": "efield.physics.fem",
+    "fields": "efield.physics.fields", "placement": "efield.physics.placement", "metrics": "efield.physics.metrics",
+    "inductance": "efield.physics.inductance", "coil_compare": "efield.physics.coil_compare",
+    "units": "efield.dose.units", "intensity": "efield.dose.intensity", "stimulators": "efield.dose.stimulators",
+    "dosimetry": "efield.dose.dosimetry", "thresholds": "efield.dose.thresholds",
+    "translation": "efield.dose.translation", "batch": "efield.dose.batch", "plots": "efield.views.plots",
+    "_target_io": "efield.targeting.pose_io",
+}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        return importlib.import_module(f"efield.{name}")
+        return importlib.import_module(_SUBMODULES[name])
     try:
         module = _EXPORTS[name]
     except KeyError:

@@ -27,7 +27,7 @@ def _compare_presets(folder, as_json):
     """Each preset with a validated twin in ``folder`` beside that twin (efield coils --compare)."""
     from coils import coil_info, list_coils, load_coil, read_coil
 
-    from .coil_compare import TOLERANCES, compare_coils
+    from .physics.coil_compare import TOLERANCES, compare_coils
 
     folder = Path(folder)
     rows, missing = [], []
@@ -103,7 +103,7 @@ def coils_cmd(as_json, compare_dir):
 
 
 def _resolve_didt(coil, didt_text, mso):
-    from .units import parse_didt
+    from .dose.intensity import parse_didt
 
     if didt_text and mso is not None:
         raise click.UsageError("give either --didt or --mso, not both")
@@ -142,12 +142,12 @@ def _resolve_didt(coil, didt_text, mso):
 def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, subdiv, force):
     """Peak |E| on the cortex for a coil over the top of a sphere head; writes the field and a PNG."""
     from coils import load_coil
-    from ._io import staged_directory
-    from .fields import standard_pose
-    from .fields import cortex_field
-    from .metrics import half_max_depth, surface_metrics
+    from ._common.io import staged_directory
+    from .physics.fields import standard_pose
+    from .physics.fields import cortex_field
+    from .physics.metrics import half_max_depth, surface_metrics
 
-    from .dosimetry import head_by_name
+    from .dose.dosimetry import head_by_name
 
     try:
         coil = load_coil(coil_id)
@@ -180,7 +180,7 @@ def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, sub
     try:
         with staged_directory(out_dir, force=force) as tmp:
             _write_field(result, tmp / f"field.{fmt}")
-            from .plots import render_shell_field
+            from .views.plots import render_shell_field
 
             render_shell_field(result.points, result.faces, result.magnitude, tmp / "field.png",
                                segments=(placed.start, placed.end), dipoles=placed.dipole_position if placed.n_dipoles else None,
@@ -228,13 +228,13 @@ def _setup_options(prefix: str, help_who: str):
 
 @main.command("stimulators")
 @click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Extra stimulator CSV (same columns as efield/data/stimulators.csv).")
+              help="Extra stimulator CSV (same columns as efield/dose/data/stimulators.csv).")
 @click.option("--thresholds", "show_thresholds", is_flag=True,
               help="Show published motor thresholds beside the RMT predicted on each pair by equal cortical E.")
 @click.option("--json", "as_json", is_flag=True, help="With --thresholds: the table as JSON.")
 def stimulators_cmd(table, show_thresholds, as_json):
     """List stimulator + coil pairs with dI/dt at 100 % MSO and their sources."""
-    from .stimulators import load_stimulator_table
+    from .dose.stimulators import load_stimulator_table
 
     if show_thresholds:
         _threshold_table(as_json)
@@ -245,7 +245,7 @@ def stimulators_cmd(table, show_thresholds, as_json):
     for p in load_stimulator_table(table):
         per = f"{p.period * 1e6:.0f} µs" if p.period else "—"
         click.echo(f"{p.stimulator:24s} {p.coil:22s} {p.didt_max_aus:8.2f} A/µs  period {per:7s} {p.flag}: {p.source}")
-    from .stimulators import StimulatorError, estimated_pairs_in_use, stimulator_pair
+    from .dose.stimulators import StimulatorError, estimated_pairs_in_use, stimulator_pair
 
     click.echo("ESTIMATED pairs used by the translation defaults (inductance ratio vs second route from peak B):")
     for s, c in estimated_pairs_in_use():
@@ -263,8 +263,8 @@ def stimulators_cmd(table, show_thresholds, as_json):
 
 
 def _threshold_table(as_json):
-    from .dosimetry import threshold_e
-    from .thresholds import threshold_lines, threshold_table
+    from .dose.dosimetry import threshold_e
+    from .dose.thresholds import threshold_lines, threshold_table
 
     try:
         rows = threshold_table()
@@ -296,8 +296,8 @@ def _threshold_table(as_json):
 @click.option("--json", "as_json", is_flag=True)
 def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json):
     """Cortical E of one protocol: E at the target, peak, percentiles, depth and area above half peak."""
-    from .dosimetry import dose
-    from .translation import destination_setup
+    from .dose.dosimetry import dose
+    from .dose.translation import destination_setup
 
     try:
         setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table,
@@ -352,7 +352,7 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
 @click.option("--from-stimulator", default=None, help="Source stimulator (default: not reported).")
 @click.option("--from-rmt", type=float, default=None, help="Source motor threshold, % MSO.")
 @click.option("--stimulators", "stim_table", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Extra stimulator CSV (same columns as efield/data/stimulators.csv).")
+              help="Extra stimulator CSV (same columns as efield/dose/data/stimulators.csv).")
 @click.option("--rodent-head", type=click.Choice(["sphere", "mesh"]), default="sphere", show_default=True,
               help="Source rats and mice in sphere heads or in the built-in mesh heads (FEM, slower).")
 @click.option("--out", "out_dir", default="efield-translate", show_default=True, type=click.Path(file_okay=False))
@@ -360,8 +360,8 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
 def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil, from_stimulator, from_rmt,
                   stim_table, rodent_head, out_dir, force):
     """Translate protocols to another species: one protocol (--from, --intensity) or a CSV TABLE."""
-    from ._io import staged_directory
-    from .batch import read_protocols, translate_rows, write_translation
+    from ._common.io import staged_directory
+    from .dose.batch import read_protocols, translate_rows, write_translation
 
     if table is None:
         if not (source and intensity):
@@ -433,9 +433,11 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
     """Best coil pose for a cortical target: pose files, E at the target, %MSO for a goal, focality, pictures."""
     from coils import load_coil
 
-    from ._io import staged_directory
-    from .dosimetry import defaults, head_by_name, species_of
-    from .targeting import list_targets, optimize_pose, write_targeting
+    from ._common.io import staged_directory
+    from .dose.dosimetry import defaults, head_by_name, species_of
+    from .targeting.results import write_targeting
+    from .targeting.search import optimize_pose
+    from .targeting.targets import list_targets
 
     if list_only:
         for species, table in list_targets().items():
@@ -461,11 +463,11 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
         if didt_text is not None and mso is not None:
             raise click.UsageError("give either --didt or --mso, not both")
         if didt_text is not None:
-            from .units import parse_didt
+            from .dose.intensity import parse_didt
 
             didt = parse_didt(didt_text)
         elif mso is not None:
-            from .stimulators import stimulator_pair
+            from .dose.stimulators import stimulator_pair
 
             pair = stimulator_pair(coil.name, stimulator)
             didt = pair.didt_max * mso / 100.0

@@ -8,9 +8,9 @@ import math
 from pathlib import Path
 
 
-from ._io import staged_directory
-from .fields import standard_pose
-from .units import A_PER_US
+from ._common.io import staged_directory
+from .physics.fields import standard_pose
+from .dose.units import A_PER_US
 
 __all__ = ["run_demo", "standard_pose", "coil_field_summary", "DEMO_HEADS"]
 
@@ -37,8 +37,8 @@ def coil_field_summary(coil_id: str, head_name: str, *, n_subdiv: int = 5, backe
     from coils import load_coil
     from meshes import sphere_head
 
-    from .fields import cortex_field
-    from .metrics import half_max_depth, surface_metrics
+    from .physics.fields import cortex_field
+    from .physics.metrics import half_max_depth, surface_metrics
 
     coil = load_coil(coil_id)
     head = sphere_head(head_name)
@@ -105,8 +105,8 @@ def _validation_note() -> str:
 
 def _threshold_notes(md_path: Path) -> list[str]:
     """Write the threshold-chain table to ``md_path``; the assumptions it adds to the demo's notes."""
-    from .dosimetry import amt_ratio, defaults, threshold_e
-    from .thresholds import threshold_lines, threshold_table
+    from .dose.dosimetry import amt_ratio, defaults, threshold_e
+    from .dose.thresholds import threshold_lines, threshold_table
 
     rows = threshold_table()
     e, lo, hi, how = threshold_e("human")
@@ -159,7 +159,7 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
             row, result, placed, head = coil_field_summary(cid, head_name, n_subdiv=n_subdiv)
             rows.append(row)
             if pictures:
-                from .plots import render_shell_field
+                from .views.plots import render_shell_field
 
                 render_shell_field(
                     result.points, result.faces, result.magnitude, tmp / f"{cid}_{head_name}.png",
@@ -169,7 +169,7 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
             if progress:
                 progress(f"{cid} on {head_name}: peak {row['peak_vm_per_aus']:.3g} V/m per A/µs")
         if pictures:
-            from .plots import bar_chart
+            from .views.plots import bar_chart
 
             bar_chart([f"{r['coil']}\n{r['head']}" for r in rows], [r["peak_vm_per_aus"] for r in rows],
                       tmp / "peak_e_per_aus.png", ylabel="peak cortical |E| (V/m per A/µs)",
@@ -198,8 +198,9 @@ def _demo_targeting(out: Path, progress=None, mesh: bool = True) -> list[dict]:
     and how much of the brain each coil covers (targeting.md)."""
     from coils import load_coil
 
-    from .dosimetry import head_by_name
-    from .targeting import optimize_pose, write_targeting
+    from .dose.dosimetry import head_by_name
+    from .targeting.results import write_targeting
+    from .targeting.search import optimize_pose
 
     out.mkdir()
     rows = []
@@ -242,7 +243,7 @@ MESH_COMPARISONS = [("magstim_70mm_fig8", "human", "human-mesh"), ("magstim_25mm
 
 def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
     """Peak cortical |E| per A/µs on the sphere heads vs the built-in layered mesh heads (FEM)."""
-    from .dosimetry import Setup, unit_field
+    from .dose.dosimetry import Setup, unit_field
 
     lines = ["| coil | sphere head | mesh head | 99.9th pct |E| sphere (V/m per A/µs) | 99.9th pct |E| mesh "
              "(V/m per A/µs) | mesh / sphere − 1 | raw peak sphere / mesh (V/m per A/µs) "
@@ -276,7 +277,7 @@ def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
 
 def _demo_translation(out: Path, progress=None) -> None:
     """Translate the bundled table of published protocols to human-equivalent doses."""
-    from .batch import BUNDLED_PROTOCOLS, read_protocols, translate_rows, write_translation
+    from .dose.batch import BUNDLED_PROTOCOLS, read_protocols, translate_rows, write_translation
 
     out.mkdir()
     fieldnames, rows = read_protocols(BUNDLED_PROTOCOLS)

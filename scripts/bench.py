@@ -74,7 +74,9 @@ _TARGETING_CASES = {"human": ("magstim_70mm_fig8", "DLPFC_left"), "rat": ("magst
 def _sphere_targeting(species, n_poses, n_ref):
     """Poses/s of SphereEvaluator and of the forward PoseEvaluator on a sphere head; returns the fast rate."""
     from coils import load_coil
-    from efield.targeting import PoseEvaluator, SphereEvaluator, _Scalp, resolve_target
+    from efield.targeting.evaluators import PoseEvaluator, SphereEvaluator
+    from efield.targeting.search import _Scalp
+    from efield.targeting.targets import resolve_target
     from meshes import sphere_head
 
     coil_name, target_name = _TARGETING_CASES[species]
@@ -119,7 +121,7 @@ def _mesh_targeting(name):
     """FEM set-up time and optimize_pose timing on a built-in mesh head."""
     import efield
     from coils import load_coil
-    from efield.fields import mesh_solver
+    from efield.physics.fields import mesh_solver
     from meshes import builtin_head, culture_dish
 
     # warm-up on a tiny dish (its own FEM solver): FEM, reciprocity and grid kernels compiled or loaded
@@ -177,8 +179,8 @@ def main():
 
     from coils import load_coil
     from efield import magnetic_field, primary_efield, total_efield
-    from efield.fields import standard_pose
-    from efield.sphere import quadrature_order, source_distance
+    from efield.physics.fields import standard_pose
+    from efield.physics.sphere import quadrature_order, source_distance
     from meshes import sphere_head
 
     import numba

@@ -1,4 +1,4 @@
-"""Benchmark of efield.fem.FEMSolver on a ≈1 M-tet 3-layer sphere (2 mm edges).
+"""Benchmark of efield.physics.fem.FEMSolver on a ≈1 M-tet 3-layer sphere (2 mm edges).
 
 Prints the one-off set-up time (assembly + preconditioner), the time per further coil pose
 (primary potential at the vertices + one preconditioned CG solve), CG iterations, the error
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import coils  # noqa: E402
 import efield  # noqa: E402
 import meshes  # noqa: E402
-from efield.fem import FEMSolver  # noqa: E402
+from efield.physics.fem import FEMSolver  # noqa: E402
 from meshes._gmsh_sphere import concentric_sphere_mesh  # noqa: E402
 
 
@@ -66,7 +66,7 @@ def warm_up(order):
 
 def bench_head(args):
     """Set-up and per-pose figures of the FEM solver on a built-in mesh head."""
-    from efield.fields import mesh_solver
+    from efield.physics.fields import mesh_solver
 
     t = time.perf_counter()
     head = meshes.builtin_head(args.head)

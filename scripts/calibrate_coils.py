@@ -11,7 +11,7 @@ with the before/after numbers.  Deterministic (no random start).
 * MagVenture MC-B70: OD/ID, turns and conductor from Deng et al. 2013; wing spacing, bend angle,
   fold-line offset, casing and wing stacking fitted (Nelder-Mead from the geometry read off the
   Thielscher & Kammer X-ray model) to peak, half-value depth, half-max area and pattern correlation
-  at the two poses of :func:`efield.coil_compare.comparison_poses`; then the casing is re-solved for
+  at the two poses of :func:`efield.physics.coil_compare.comparison_poses`; then the casing is re-solved for
   the peak at the top pose with the other four rounded.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from scipy.optimize import brentq, minimize
 
 from coils import figure8_coil, read_ccd
-from efield.coil_compare import compare_coils, comparison_poses
+from efield.physics.coil_compare import compare_coils, comparison_poses
 from meshes import sphere_head
 
 

@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 import coils
 import efield
 import meshes
-from efield.fields import standard_pose
+from efield.physics.fields import standard_pose
 
 
 @pytest.fixture(scope="module")

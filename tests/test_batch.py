@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from efield.batch import ADDED_COLUMNS, BUNDLED_PROTOCOLS, read_protocols, translate_rows
+from efield.dose.batch import ADDED_COLUMNS, BUNDLED_PROTOCOLS, read_protocols, translate_rows
 from efield.cli import main
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 import coils
 from coils import coil_info, figure8_coil, list_coils, load_coil, read_ccd
-from efield.coil_compare import TOLERANCES, compare_coils, comparison_poses
+from efield.physics.coil_compare import TOLERANCES, compare_coils, comparison_poses
 from meshes import sphere_head
 from tests._coil_field_ref import simnibs_coil_file
 

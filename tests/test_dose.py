@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from efield.dosimetry import DoseError, Setup, dose, setup_rmt_mso, threshold_e, unit_field
-from efield.intensity import IntensityError
-from efield.stimulators import StimulatorError, b_per_ampere, coil_inductance, stimulator_pair
-from efield.translation import destination_setup, plausible_setups, translate
+from efield.dose.dosimetry import DoseError, Setup, dose, setup_rmt_mso, threshold_e, unit_field
+from efield.dose.intensity import IntensityError
+from efield.dose.stimulators import StimulatorError, b_per_ampere, coil_inductance, stimulator_pair
+from efield.dose.translation import destination_setup, plausible_setups, translate
 
 RAT = Setup(head="rat", coil="magstim_25mm_fig8", stimulator="Magstim Rapid")
 HUMAN = Setup(head="human", coil="magstim_70mm_fig8", stimulator="Magstim Rapid", rmt_mso=45.0)

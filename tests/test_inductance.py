@@ -8,7 +8,7 @@ from scipy.special import ellipe, ellipk
 
 from coils._model import Coil
 from efield import MU0
-from efield.inductance import rectangle_gmd, self_inductance
+from efield.physics.inductance import rectangle_gmd, self_inductance
 from tests.conftest import loop_coil
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from efield.intensity import (
+from efield.dose.intensity import (
     INTENSITY_KINDS,
     Intensity,
     IntensityError,

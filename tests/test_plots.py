@@ -11,7 +11,7 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 import matplotlib.image as mpimg  # noqa: E402
 
-from efield.plots import bar_chart, plot_profile, render_shell_field  # noqa: E402
+from efield.views.plots import bar_chart, plot_profile, render_shell_field  # noqa: E402
 from meshes import sphere_head  # noqa: E402
 
 from .conftest import figure8_wires  # noqa: E402

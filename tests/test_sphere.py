@@ -8,7 +8,7 @@ from numpy.testing import assert_allclose
 
 from coils._model import Coil
 from efield import MU0, magnetic_field, primary_efield, sphere_efield
-from efield import sphere as sphere_mod
+from efield.physics import sphere as sphere_mod
 from tests.conftest import figure8_wires, loop_coil, polygon_loop
 
 DIDT = 1e8  # 100 A/µs
@@ -50,8 +50,8 @@ def test_dipole_closed_form_matches_quadrature_route(backend):
     dip = Coil("d", dipole_position=q, dipole_moment=m)
     pts = _ball_points(rng, 200, 0.085)
     closed = sphere_efield(dip, pts, DIDT, backend=backend)
-    from efield._kernels import sphere_poincare
-    from efield._wires import wire_layout
+    from efield.physics._kernels import sphere_poincare
+    from efield.physics._wires import wire_layout
 
     lay = wire_layout(dip)
     gamma = 0.1 / np.linalg.norm(pts, axis=1)

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from coils import load_coil
 from efield.cli import main
-from efield.stimulators import (NO_SECOND_SOURCE, b_per_ampere, cross_check, estimated_pairs_in_use,
+from efield.dose.stimulators import (NO_SECOND_SOURCE, b_per_ampere, cross_check, estimated_pairs_in_use,
                                 load_peak_fields, stimulator_pair)
 
 

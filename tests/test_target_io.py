@@ -15,9 +15,9 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 import matplotlib.image as mpimg  # noqa: E402
 
 from coils import check_pose, coil_pose  # noqa: E402
-from efield import _target_io as tio  # noqa: E402
-from efield._io import OutputExistsError  # noqa: E402
-from efield.plots import plot_orientation_polar, render_targeting  # noqa: E402
+from efield.targeting import pose_io as tio  # noqa: E402
+from efield._common.io import OutputExistsError  # noqa: E402
+from efield.views.plots import plot_orientation_polar, render_targeting  # noqa: E402
 from meshes import sphere_head  # noqa: E402
 
 from .conftest import figure8_wires  # noqa: E402

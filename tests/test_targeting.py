@@ -11,7 +11,9 @@ from click.testing import CliRunner
 import coils
 import efield
 import meshes
-from efield import targeting as T
+from efield.targeting import evaluators as TE
+from efield.targeting import search as TS
+from efield.targeting import targets as TT
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def fig8():
 
 
 def _poses(head, coil, target, positions, angles):
-    scalp = T._Scalp(head, target.point, 0.03)
+    scalp = TS._Scalp(head, target.point, 0.03)
     return np.concatenate([scalp.poses(coil, u, v, angles, 0.0) for u, v in positions])
 
 
@@ -42,11 +44,11 @@ def _poses(head, coil, target, positions, angles):
 ])
 def test_sphere_evaluator_equals_forward_sphere_field(head_name, coil_name, target):
     head, coil = meshes.sphere_head(head_name), coils.load_coil(coil_name)
-    tgt = T.resolve_target(head, target, radius=0.1 * head.cortex_radius)
+    tgt = TT.resolve_target(head, target, radius=0.1 * head.cortex_radius)
     step = 0.1 * head.scalp_radius
     poses = _poses(head, coil, tgt, [(0, 0), (step, 0), (-0.5 * step, step)], np.deg2rad([0, 37, 140, 290]))
-    fast = T.SphereEvaluator(coil, head, tgt)(poses)
-    ref = T.PoseEvaluator(coil, head, tgt)(poses)
+    fast = TE.SphereEvaluator(coil, head, tgt)(poses)
+    ref = TE.PoseEvaluator(coil, head, tgt)(poses)
     assert fast.shape == ref.shape == (len(poses), len(tgt.region), 3)
     assert np.abs(fast - ref).max() <= 1e-6 * np.abs(ref).max()
 
@@ -54,7 +56,7 @@ def test_sphere_evaluator_equals_forward_sphere_field(head_name, coil_name, targ
 def test_best_position_is_above_the_target_with_the_figure8_current_along_the_wanted_direction(human, fig8):
     want = np.array([1.0, 1.0, 0.0])  # any tangential-ish direction; its radial part cannot be induced
     res = efield.optimize_pose(fig8, human, "mni:-40,30,45", 1e8, direction=want, focality=False)
-    tgt = T.resolve_target(human, "mni:-40,30,45")
+    tgt = TT.resolve_target(human, "mni:-40,30,45")
     radial = tgt.point / np.linalg.norm(tgt.point)
     # centre of the casing on the radius through the target (≤ 1 mm)
     assert np.linalg.norm(np.cross(res.center, radial)) <= 1e-3
@@ -79,12 +81,12 @@ def test_optimiser_equals_brute_force(head_name, coil_name, target, direction):
     """The optimiser's best objective equals an exhaustive search with the forward model within 0.5 %."""
     head, coil = meshes.sphere_head(head_name), coils.load_coil(coil_name)
     res = efield.optimize_pose(coil, head, target, 1e6, direction=direction, focality=False)
-    tgt = T.resolve_target(head, target, direction=direction)
+    tgt = TT.resolve_target(head, target, direction=direction)
     # brute force: the forward sphere field (not the fast kernel) on a grid of positions and angles
     r = 0.04 * head.scalp_radius
     grid = [(u, v) for u in np.linspace(-r, r, 5) for v in np.linspace(-r, r, 5) if u * u + v * v <= r * r * 1.01]
     poses = _poses(head, coil, tgt, grid, np.deg2rad(np.arange(0, 360, 5)))
-    brute = T._objective(T.PoseEvaluator(coil, head, tgt)(poses), tgt).max()
+    brute = TS._objective(TE.PoseEvaluator(coil, head, tgt)(poses), tgt).max()
     assert abs(res.target_e_per_aus / 1e6 - brute) <= 0.005 * brute
     # and the optimiser is not worse than the brute force (it searches continuously)
     assert res.target_e_per_aus / 1e6 >= brute * (1 - 1e-6)
@@ -124,14 +126,14 @@ def rat_mesh():
 
 def test_mesh_reciprocity_equals_forward_fem(rat_mesh):
     coil = coils.load_coil("magstim_25mm_fig8")
-    tgt = T.resolve_target(rat_mesh, "M1_forelimb_left", direction="normal")
-    scalp = T._Scalp(rat_mesh, tgt.point, 0.005)
+    tgt = TT.resolve_target(rat_mesh, "M1_forelimb_left", direction="normal")
+    scalp = TS._Scalp(rat_mesh, tgt.point, 0.005)
     poses = np.concatenate([scalp.poses(coil, u, v, [0.3, 2.0], 0.0) for u, v in [(0.002, 0.001)]])
     solver = efield.fields.mesh_solver(rat_mesh)
     ref = np.array([_forward(solver, coil.placed(P), tgt.point) for P in poses])
     q = np.asarray(coil.points)
     reach = np.concatenate([q @ P[:3, :3].T + P[:3, 3] for P in poses])
-    fast = T.MeshEvaluator(coil, rat_mesh, tgt, reach)(poses)[:, 0]
+    fast = TE.MeshEvaluator(coil, rat_mesh, tgt, reach)(poses)[:, 0]
     err = np.linalg.norm(fast - ref, axis=1) / np.linalg.norm(ref, axis=1)
     assert err.max() < 2e-3, err
 
@@ -145,7 +147,7 @@ def _forward(solver, placed, point):
 
 
 def test_named_rodent_target_lies_in_the_brain_of_the_mesh(rat_mesh):
-    t = T.resolve_target(rat_mesh, "M1_forelimb_left")
+    t = TT.resolve_target(rat_mesh, "M1_forelimb_left")
     cell = rat_mesh.find_tets(t.point[None])[0]
     assert cell >= 0 and rat_mesh.tags[cell] == 11
     above = t.point + [0, 0, 0.0011]  # 1.2 mm below the surface: 1.1 mm up is still brain, 1.3 mm is not
@@ -165,28 +167,28 @@ def test_optimize_on_rat_mesh_rests_on_the_scalp(rat_mesh):
 
 
 def test_resolve_target_inputs_and_errors(human, rat):
-    t = T.resolve_target(human, "m1_hand_left")
+    t = TT.resolve_target(human, "m1_hand_left")
     assert t.label == "M1_hand_left" and "Mayka" in t.source
     assert np.linalg.norm(t.point) == pytest.approx(human.cortex_radius)
-    p = T.resolve_target(rat, "bregma:-2.5,1.5,-1.5").point
+    p = TT.resolve_target(rat, "bregma:-2.5,1.5,-1.5").point
     skull = [layer.outer_radius for layer in rat.layers if layer.tissue == "skull"][0]
     assert p == pytest.approx([-0.0025, 0.0015, skull - 0.0015])
     # named rodent targets sit at their depth below the brain surface, in every rodent head
-    m1 = T.resolve_target(rat, "M1_forelimb_left").point
+    m1 = TT.resolve_target(rat, "M1_forelimb_left").point
     assert np.linalg.norm(m1 + [0, 0, 0.0012]) == pytest.approx(rat.cortex_radius, rel=1e-12)
-    assert T.resolve_target(human, [0.0, 0.0, 0.05], direction=[0, 2.0, 0]).direction == pytest.approx([0, 1, 0])
+    assert TT.resolve_target(human, [0.0, 0.0, 0.05], direction=[0, 2.0, 0]).direction == pytest.approx([0, 1, 0])
     with pytest.raises(ValueError, match="not a named target.*known: DLPFC_left"):
-        T.resolve_target(human, "V1")
+        TT.resolve_target(human, "V1")
     with pytest.raises(ValueError, match="outside"):
-        T.resolve_target(human, [0.0, 0.0, 0.08])
+        TT.resolve_target(human, [0.0, 0.0, 0.08])
     with pytest.raises(ValueError, match="normal' is undefined on a sphere"):
-        T.resolve_target(human, "DLPFC_left", direction="normal")
+        TT.resolve_target(human, "DLPFC_left", direction="normal")
     with pytest.raises(ValueError, match="three numbers"):
-        T.resolve_target(human, "mni:1,2")
+        TT.resolve_target(human, "mni:1,2")
     with pytest.raises(ValueError, match="MNI coordinates need a human head"):
-        T.resolve_target(rat, "mni:0,0,50")
+        TT.resolve_target(rat, "mni:0,0,50")
     with pytest.raises(ValueError, match="direction must be"):
-        T.resolve_target(human, "DLPFC_left", direction="sideways")
+        TT.resolve_target(human, "DLPFC_left", direction="sideways")
     with pytest.raises(ValueError, match="n_angles"):
         efield.optimize_pose("magstim_70mm_fig8", human, "DLPFC_left", n_angles=2)
     with pytest.raises(ValueError, match="didt"):
@@ -234,8 +236,8 @@ def test_off_target_penalty_trades_target_field_for_focality(human):
     plain = efield.optimize_pose("magstim_70mm_fig8", human, "M1_hand_left", 1e8, direction="posterior", **opts)
     focal = efield.optimize_pose("magstim_70mm_fig8", human, "M1_hand_left", 1e8, direction="posterior",
                                  off_target_weight=5.0, off_target_distance=0.02, **opts)
-    tgt = T.resolve_target(human, "M1_hand_left", direction="posterior")
-    off = T._off_target_points(human, tgt, 0.02, 8)
+    tgt = TT.resolve_target(human, "M1_hand_left", direction="posterior")
+    off = TS._off_target_points(human, tgt, 0.02, 8)
     assert np.allclose(np.linalg.norm(off, axis=1), np.linalg.norm(tgt.point))  # on the cortex sphere
 
     def off_mean(res):

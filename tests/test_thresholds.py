@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from efield.cli import main
-from efield.dosimetry import DoseError, Setup, amt_ratio, defaults, dose, setup_amt_mso, setup_rmt_mso, threshold_e
-from efield.intensity import parse_intensity
-from efield.stimulators import stimulator_pair
-from efield.thresholds import ThresholdFileError, load_published_thresholds, threshold_table
-from efield.translation import translate
+from efield.dose.dosimetry import DoseError, Setup, amt_ratio, defaults, dose, setup_amt_mso, setup_rmt_mso, threshold_e
+from efield.dose.intensity import parse_intensity
+from efield.dose.stimulators import stimulator_pair
+from efield.dose.thresholds import ThresholdFileError, load_published_thresholds, threshold_table
+from efield.dose.translation import translate
 
 HEADER = "stimulator,coil,waveform,threshold,mso,mso_low,mso_high,muscle,flag,source\n"
 RAPID = Setup(head="human", coil="magstim_70mm_fig8", stimulator="Magstim Rapid")
@@ -49,7 +49,7 @@ def test_prediction_is_equal_cortical_e_on_each_pair():
 def test_rapid_70mm_threshold_follows_the_validated_coil_models():
     # the same chain computed with SimNIBS's validated models of both coils (not the presets)
     from coils import read_ccd
-    from efield.coil_compare import compare_coils, comparison_poses
+    from efield.physics.coil_compare import compare_coils, comparison_poses
     from meshes import sphere_head
     from tests._coil_field_ref import simnibs_coil_file
 
@@ -164,7 +164,7 @@ def test_cli_dose_amt():
 
 
 def test_batch_rows_take_a_subject_amt_and_refuse_a_bad_one():
-    from efield.batch import translate_rows
+    from efield.dose.batch import translate_rows
 
     base = {"species": "human", "intensity": "80", "intensity_unit": "%AMT", "coil": "magstim_70mm_fig8",
             "stimulator": "Magstim Rapid"}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import as_points, as_vector3
+from .._common.validation import as_points, as_vector3
 
 __all__ = ["render_shell_field", "render_targeting", "plot_profile", "bar_chart", "plot_orientation_polar"]
 
@@ -28,7 +28,7 @@ _MARKER_COLOR = "#00e5ff"  # cyan: stands out against viridis, the coil red and 
 # ----------------------------------------------------------------------------- helpers
 def _atomic_target(path):
     """Temporary path next to ``path``, renamed onto it on success (plots overwrite their own files)."""
-    from ._io import atomic_target
+    from .._common.io import atomic_target
 
     return atomic_target(path, force=True, default_suffix=".png")
 

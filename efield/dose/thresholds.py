@@ -8,7 +8,7 @@ another pair by *equal cortical E*,
     RMT_pred(pair) = E_threshold / (E per A/s of the pair's coil × dI/dt at 100 % MSO / 100),
 
 matches what labs measure on that pair.  :func:`threshold_table` sets the prediction beside every
-published row of ``efield/data/thresholds.csv`` and beside each measured pair of the toolkit's own
+published row of ``efield/dose/data/thresholds.csv`` and beside each measured pair of the toolkit's own
 presets (predicted only, where no published value was found), with a status that says which rows
 are checks, which is the calibration itself, and why a row could not be predicted.
 

@@ -35,12 +35,13 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from efield.units import A_PER_US
+from .units import A_PER_US
 
 __all__ = [
     "Intensity",
     "IntensityError",
     "parse_intensity",
+    "parse_didt",
     "format_intensity_value",
     "INTENSITY_KINDS",
     "INTENSITY_UNITS",
@@ -394,3 +395,21 @@ def parse_intensity(text, unit: str | None = None) -> Intensity:
             f"intensity {shown}: a range must be written low to high; got {numbers_text[0]} > {numbers_text[1]}"
         )
     return Intensity(kind, tuple(values), is_range, stripped)
+
+
+def parse_didt(text: str, name: str = "didt") -> float:
+    """Parse one rate of change of current such as ``"100A/us"`` or ``"1.5e8 A/s"`` into A/s.
+
+    Units as in :func:`efield.dose.intensity.parse_intensity` (A/s, A/ms, A/µs); a bare number, another
+    kind of intensity, a range or a list is refused with a message naming ``name``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be text such as '100A/us'; got {text!r}")
+    try:
+        value = parse_intensity(text)
+    except IntensityError as exc:
+        raise ValueError(f"{name}: {exc}") from None
+    if value.kind != "didt" or len(value.values) != 1:
+        raise ValueError(f"{name} {text!r} must be one rate of change of current such as '100A/us'; "
+                         f"got {value.unit} {'range' if value.is_range else 'value'}(s)")
+    return value.values[0]

@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-from ._validation import as_points, as_scalar
+from .._common.validation import as_points, as_scalar
 from ._wires import wire_layout
 from .biot_savart import _MU0_4PI, _split, check_clearance, kernels
 

@@ -7,7 +7,7 @@
    :func:`efield.dose.threshold_e`).
 
 A protocol that does not name its coil, stimulator or coil–scalp gap is the normal case: the source
-E is then computed for every declared plausible set-up (``efield/data/translation_defaults.toml``)
+E is then computed for every declared plausible set-up (``efield/dose/data/translation_defaults.toml``)
 and reported as a band (min–max) around the nominal set-up, never as one number dressed as
 certain.  All results are linear in the source intensity.
 """

@@ -15,7 +15,7 @@ frame, ``p_head = M @ p_coil``; its columns are the coil x axis, the y axis (han
 z axis (coil normal, pointing away from the head) and the coil origin (centre of the casing bottom).
 
 Both writers are atomic (a temporary file next to the target, renamed onto it) and refuse to
-replace an existing file unless ``force`` is given (:class:`efield._io.OutputExistsError`).
+replace an existing file unless ``force`` is given (:class:`efield._common.io.OutputExistsError`).
 Both readers check the file and that the rotation is orthonormal with determinant +1.
 """
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_target
-from ._validation import as_vector3
+from .._common.io import atomic_target
+from .._common.validation import as_vector3
 
 __all__ = ["SCHEMA", "pose_record", "write_pose_json", "write_pose_matrix", "read_pose_json", "read_pose_matrix"]
 
@@ -292,7 +292,7 @@ def write_pose_json(result, path, force: bool = False) -> Path:
         Output file (``.json`` suggested); its directory must exist.
     force : bool
         Replace an existing file; without it an existing ``path`` raises
-        :class:`efield._io.OutputExistsError` (a ``FileExistsError``).
+        :class:`efield._common.io.OutputExistsError` (a ``FileExistsError``).
 
     Returns
     -------
@@ -319,7 +319,7 @@ def write_pose_matrix(result, path, force: bool = False) -> Path:
         Output file (``.txt`` suggested); its directory must exist.
     force : bool
         Replace an existing file; without it an existing ``path`` raises
-        :class:`efield._io.OutputExistsError` (a ``FileExistsError``).
+        :class:`efield._common.io.OutputExistsError` (a ``FileExistsError``).
 
     Returns
     -------

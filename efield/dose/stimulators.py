@@ -1,12 +1,12 @@
 """Stimulators: dI/dt at 100 % MSO for a stimulator + coil pair, measured or estimated.
 
-A measured pair comes from ``efield/data/stimulators.csv`` (cited per row) or a user file of the
+A measured pair comes from ``efield/dose/data/stimulators.csv`` (cited per row) or a user file of the
 same columns.  For a pair nobody measured, the value is *estimated* and every output says so:
 
     dI/dt_max(S, X) ≈ dI/dt_max(S, R) · (L_R + L_s) / (L_X + L_s)
 
 where R is a coil measured on the same stimulator S, L the self-inductances of the wire models
-(:mod:`efield.inductance`) and L_s a series inductance of cable and stimulator (default 0:
+(:mod:`efield.physics.inductance`) and L_s a series inductance of cable and stimulator (default 0:
 unknown, an assumption).  At the start of a pulse the capacitor voltage drives the coil, so
 dI/dt = V / L; the estimate keeps V and scales by inductance.  It is checked on the measured
 MagPro X100 pairs (MC-B70 and C-B60, both ≈ 155 A/µs, model inductances within 0.1 %).
@@ -147,7 +147,7 @@ def coil_inductance(coil_id: str) -> float:
     """Self-inductance (H) of a preset coil's wire model, from its conductor cross-section."""
     from coils import load_coil
 
-    from .inductance import rectangle_gmd, self_inductance
+    from ..physics.inductance import rectangle_gmd, self_inductance
 
     coil = load_coil(coil_id)
     geo = coil.metadata.get("geometry") or {}
@@ -225,7 +225,7 @@ NO_SECOND_SOURCE = "no second source found"
 
 
 def load_peak_fields(path: str | None = None) -> list[dict]:
-    """Cited peak-B rows (``efield/data/peak_fields.csv``, then ``path`` if given)."""
+    """Cited peak-B rows (``efield/dose/data/peak_fields.csv``, then ``path`` if given)."""
     rows = []
     for p in [_PEAK_FIELDS] + ([Path(path)] if path else []):
         with open(p, newline="", encoding="utf-8") as fh:
@@ -293,7 +293,7 @@ def estimated_pairs_in_use() -> list[tuple[str, str]]:
 def b_per_ampere(coil, point=None) -> float:
     """|B| per ampere (T/A) at ``point`` (3,) m in the coil frame; default: the centre of the coil's
     bottom surface (the coil-frame origin), where papers usually quote a coil's peak field."""
-    from .biot_savart import magnetic_field
+    from ..physics.biot_savart import magnetic_field
 
     p = np.zeros((1, 3)) if point is None else np.asarray(point, dtype=float).reshape(1, 3)
     return float(np.linalg.norm(magnetic_field(coil, p, 1.0)[0]))

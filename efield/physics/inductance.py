@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_scalar
+from .._common.validation import as_scalar
 from .biot_savart import vector_potential
 
 __all__ = ["self_inductance", "rectangle_gmd"]

@@ -1,7 +1,7 @@
 """Compare two coil models in the same spherical head and poses (a preset against a validated model).
 
 For each pose both coils are placed identically and the analytic sphere field (see
-:mod:`efield.sphere`) is evaluated on the cortical shell.  Reported per pose:
+:mod:`efield.physics.sphere`) is evaluated on the cortical shell.  Reported per pose:
 
 * ``peak_a``, ``peak_b`` — peak cortical |E| per A/µs (V/m per A/µs) and ``peak_ratio`` = a / b;
 * ``correlation`` — Pearson correlation of the two |E| patterns over the cortical shell vertices;

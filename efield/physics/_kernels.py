@@ -3,7 +3,7 @@
 Tier one of three (see STYLE.md): no checks, contiguous float64 in, preallocated out.
 Coordinates come as separate x, y, z arrays (measured ~10x faster than (n, 3) rows).
 All results are per ampere of coil current and *without* the factor mu0/(4 pi); the
-validated layer (:mod:`efield.biot_savart`) applies it.
+validated layer (:mod:`efield.physics.biot_savart`) applies it.
 
 Wires use the *chain layout* built by :mod:`efield._wires`: nodes ``0..m`` and segment ``k``
 runs from node ``k`` to node ``k + 1`` (gaps between separate paths are segments of zero
@@ -188,7 +188,7 @@ def sphere_poincare(px, py, pz, c0, c1, c2, rule_index, rule_nodes, rule_weights
 
     ``rule_index[i]`` selects the row of ``rule_nodes``/``rule_weights`` (nodes on [0, 1],
     unused entries have weight 0) used for point ``i``; the caller picks it from the
-    distance ratio between the nearest source and the point (see :mod:`efield.sphere`).
+    distance ratio between the nearest source and the point (see :mod:`efield.physics.sphere`).
     """
     nmax = rule_nodes.shape[1]
     for i in prange(px.shape[0]):

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from ._jit import jit, prange
-from .biot_savart import _MU0_4PI
+from ..physics._jit import jit, prange
+from ..physics.biot_savart import _MU0_4PI
 
 
 @jit(parallel=True)

@@ -18,7 +18,7 @@ import os
 import numpy as np
 from scipy.constants import mu_0
 
-from ._validation import as_points, as_scalar
+from .._common.validation import as_points, as_scalar
 from ._wires import wire_layout
 
 __all__ = [
@@ -39,7 +39,7 @@ _MU0_4PI = MU0 / (4.0 * math.pi)
 #: a filament is singular on it, and a real conductor has a finite cross-section there.
 WIRE_CLEARANCE = 1e-6
 
-_BACKENDS = {"numba": "efield._kernels", "numpy": "efield._kernels_numpy"}
+_BACKENDS = {"numba": "efield.physics._kernels", "numpy": "efield.physics._kernels_numpy"}
 
 
 def kernels(backend: str | None = None):

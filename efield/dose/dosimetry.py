@@ -1,7 +1,7 @@
 """Dosimetry of one protocol: set-up + intensity → cortical E metrics (V/m), with assumptions.
 
 Everything is linear in dI/dt: the field of a set-up is computed once per ampere-per-second
-(cached) and scaled.  Intensities convert to dI/dt as follows (see :mod:`efield.stimulators`):
+(cached) and scaled.  Intensities convert to dI/dt as follows (see :mod:`efield.dose.stimulators`):
 
 * ``%MSO``  → % × dI/dt_max of the stimulator + coil pair (measured, or estimated and flagged);
 * ``%RMT``  → % × the motor threshold in %MSO (given per subject, else derived from the species'
@@ -38,7 +38,7 @@ class DoseError(ValueError):
 
 @functools.lru_cache(maxsize=1)
 def defaults() -> dict:
-    """The declared defaults (``efield/data/translation_defaults.toml``)."""
+    """The declared defaults (``efield/dose/data/translation_defaults.toml``)."""
     with open(_DEFAULTS, "rb") as fh:
         return tomllib.load(fh)
 
@@ -106,8 +106,8 @@ class UnitField:
 def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n_subdiv: int) -> UnitField:
     from coils import load_coil
 
-    from .fields import cortex_field, standard_pose, total_efield
-    from .metrics import half_max_depth, surface_metrics
+    from ..physics.fields import cortex_field, standard_pose, total_efield
+    from ..physics.metrics import half_max_depth, surface_metrics
 
     head = head_by_name(head_name)
     coil = load_coil(coil_id)
@@ -137,8 +137,8 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
 
 def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
     """Mesh heads: the target is the cortical hot spot (the reporting surface's peak |E|)."""
-    from .fields import total_efield
-    from .metrics import half_max_depth_along
+    from ..physics.fields import total_efield
+    from ..physics.metrics import half_max_depth_along
 
     if target_depth is not None:
         raise DoseError(f"target_depth is not supported on mesh head {head.name!r} yet: the target is the "

@@ -14,18 +14,12 @@ import weakref
 
 import numpy as np
 
-from ._validation import as_points, as_scalar
+from .._common.validation import as_points, as_scalar
+from .placement import is_mesh_head as _is_mesh_head
+from .placement import is_sphere_head as _is_sphere_head
 from .sphere import source_distance, sphere_efield
 
 __all__ = ["FieldResult", "total_efield", "cortex_field", "check_coil_outside", "standard_pose"]
-
-
-def _is_sphere_head(head) -> bool:
-    return all(hasattr(head, a) for a in ("center", "scalp_radius", "cortex_radius", "layers"))
-
-
-def _is_mesh_head(head) -> bool:
-    return all(hasattr(head, a) for a in ("nodes", "tets", "tags", "conductivity"))
 
 
 _SOLVERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -157,8 +151,8 @@ class FieldResult:
     @property
     def metrics(self) -> dict:
         """Peak, 99th/99.9th area-weighted percentiles (V/m), half-max area (m²) and peak point (m) of |E|
-        (:func:`efield.metrics.surface_metrics`)."""
-        from .metrics import surface_metrics
+        (:func:`efield.physics.metrics.surface_metrics`)."""
+        from ._summary import surface_metrics
 
         return surface_metrics(self)
 
@@ -194,7 +188,7 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
         e = total_efield(coil, head, surf.vertices, didt)
         info = {"coil": coil.name, "head": head.name, "frame": head.frame,
                 "pose": np.asarray(coil.metadata.get("pose", np.eye(4))).tolist(),
-                "model": "second-order FEM on the head mesh (efield.fem)",
+                "model": "second-order FEM on the head mesh (efield.physics.fem)",
                 "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}
         return FieldResult(surf.vertices, e, float(didt), surf.normals, surf.faces, info)
     surf = head.cortex_surface(n_subdiv)
@@ -215,9 +209,9 @@ def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None
 
     Sphere heads: over the top of the sphere.  Mesh heads: over the highest scalp point above the
     frame origin (bregma for rodents, the anterior commissure in MNI space), with the scalp normal
-    averaged over a patch (:func:`efield.placement.scalp_contact`); given ``coil`` (in its own
+    averaged over a patch (:func:`efield.physics.placement.scalp_contact`); given ``coil`` (in its own
     frame), the coil is lifted until it rests on the scalp without cutting into it
-    (:func:`efield.placement.resting_pose`).  Dish: under the dish, facing up.
+    (:func:`efield.physics.placement.resting_pose`).  Dish: under the dish, facing up.
     ``distance`` (m, >= 0) is an extra gap between casing and scalp."""
     from coils import coil_pose
 

@@ -11,10 +11,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_points, as_scalar
-from .fields import _is_mesh_head
+from .._common.validation import as_points, as_scalar
 
-__all__ = ["footprint_radius", "resting_pose", "scalp_contact", "scalp_gap", "smoothing_radius"]
+__all__ = ["footprint_radius", "resting_pose", "scalp_contact", "scalp_gap", "smoothing_radius", "is_mesh_head",
+           "is_sphere_head"]
+
+
+def is_sphere_head(head) -> bool:
+    """True for a concentric-sphere head (``meshes.SphereHead`` or anything with its attributes)."""
+    return all(hasattr(head, a) for a in ("center", "scalp_radius", "cortex_radius", "layers"))
+
+
+def is_mesh_head(head) -> bool:
+    """True for a tetrahedral head (``meshes.MeshHead`` or anything with its attributes)."""
+    return all(hasattr(head, a) for a in ("nodes", "tets", "tags", "conductivity"))
+
+
+_is_mesh_head = is_mesh_head
 
 
 def footprint_radius(coil, margin: float = 0.002) -> float:

@@ -1,12 +1,12 @@
-"""Summary numbers of a cortical field: peak, percentiles, focality and depth."""
+"""Summary numbers of a field that need no field model: area-weighted percentiles, peak, area above
+half maximum, and where |E| halves along a line of samples.  Imports nothing from efield, so the
+field code (:mod:`efield.physics.fields`) can use it; :mod:`efield.physics.metrics` is the public face."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .fields import FieldResult, total_efield
-
-__all__ = ["weighted_percentile", "surface_metrics", "half_max_depth", "half_max_depth_along"]
+__all__ = ["weighted_percentile", "surface_metrics", "half_max_depth_along", "half_crossing"]
 
 
 def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
@@ -17,8 +17,9 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
     return float(np.interp(q / 100.0 * w.sum(), cum, v))
 
 
-def surface_metrics(result: FieldResult) -> dict[str, float]:
-    """Peak, 95th, 99th and 99.9th area-weighted percentiles (V/m) and half-max area (m²) of |E|.
+def surface_metrics(result) -> dict[str, float]:
+    """Peak, 95th, 99th and 99.9th area-weighted percentiles (V/m) and half-max area (m²) of |E| of a
+    :class:`~efield.physics.fields.FieldResult`.
 
     The 99.9th percentile (``p999_vm``) is the robust headline figure (as SimNIBS reports it): on a
     voxel head the raw peak is often one hot vertex at a tissue step, far above its neighbours.
@@ -36,24 +37,12 @@ def surface_metrics(result: FieldResult) -> dict[str, float]:
     }
 
 
-def half_max_depth(coil, head, didt, peak_point, *, samples: int = 400, backend: str | None = None) -> float:
-    """Depth (m) below the cortical surface, along the radius through ``peak_point``, at which
-    |E| falls to half of its value at the cortical surface (linear interpolation between
-    ``samples`` points; NaN if it never does).
-
-    Parameters
-    ----------
-    peak_point : (3,) float array, metres — a point on the cortex (usually the |E| peak).
-    """
-    c = np.asarray(head.center, dtype=float)
-    d = np.asarray(peak_point, dtype=float) - c
-    d /= np.linalg.norm(d)
-    depth = np.linspace(0.0, head.cortex_radius, samples)
-    pts = c + (head.cortex_radius - depth)[:, None] * d
-    mag = np.linalg.norm(total_efield(coil, head, pts, didt, backend=backend), axis=1)
+def half_crossing(depth: np.ndarray, mag: np.ndarray) -> float:
+    """First depth (m, from ``depth`` (n,)) at which ``mag`` (n,) falls below half of ``mag[0]``, linearly
+    interpolated between samples; NaN if it never does."""
     half = 0.5 * mag[0]
     below = np.flatnonzero(mag < half)
-    if len(below) == 0:
+    if len(below) == 0 or below[0] == 0:
         return float("nan")
     k = below[0]
     f = (mag[k - 1] - half) / (mag[k - 1] - mag[k])
@@ -79,10 +68,4 @@ def half_max_depth_along(field_at, head, point, normal, length: float, samples: 
     if stop < 2:
         return float("nan")
     mag = np.linalg.norm(field_at(line[:stop]), axis=1)
-    half = 0.5 * mag[0]
-    below = np.flatnonzero(mag < half)
-    if len(below) == 0 or below[0] == 0:
-        return float("nan")
-    j = below[0]
-    frac = (mag[j - 1] - half) / (mag[j - 1] - mag[j])
-    return float(steps[j - 1] + frac * (steps[j] - steps[j - 1]))
+    return half_crossing(steps[:stop], mag)

@@ -1,0 +1,261 @@
+"""Cortical targets: named ones (``data/targets.toml``, each with its source), MNI or bregma
+coordinates in mm, or a point in metres; the wanted field direction and the cortical region the
+objective averages over.  :func:`resolve_target` turns any of them into a :class:`Target`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from .._common.validation import as_scalar
+from ..physics.placement import is_mesh_head as _is_mesh_head
+
+__all__ = ["Target", "TargetError", "list_targets", "resolve_target", "head_size"]
+
+_DIRECTIONS = {
+    "anterior": (0.0, 1.0, 0.0), "posterior": (0.0, -1.0, 0.0), "right": (1.0, 0.0, 0.0),
+    "left": (-1.0, 0.0, 0.0), "superior": (0.0, 0.0, 1.0), "dorsal": (0.0, 0.0, 1.0),
+    "inferior": (0.0, 0.0, -1.0), "ventral": (0.0, 0.0, -1.0),
+}
+
+
+class TargetError(ValueError):
+    """A target, direction or search option that cannot be used."""
+
+
+@functools.lru_cache(maxsize=1)
+def _targets_file() -> dict:
+    with resources.files("efield.targeting").joinpath("data/targets.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def list_targets(species: str | None = None) -> dict[str, dict]:
+    """Named targets by species ("human", "rat", "mouse"): coordinates (mm), description, source, flag."""
+    data = {k: v for k, v in _targets_file().items() if k != "frames"}
+    return {species: dict(data.get(species, {}))} if species else data
+
+
+def _species(head) -> str:
+    name = str(getattr(head, "name", "")).lower()
+    for s in ("human", "rat", "mouse"):
+        if name.startswith(s):
+            return s
+    return name
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    """A cortical target in the head frame.
+
+    Attributes
+    ----------
+    point : (3,) float array, metres — the target (centre of the region)
+    region : (k, 3) float array, metres — points averaged by the objective (``[point]`` for a point)
+    direction : (3,) unit float array or None — wanted field direction (None: maximise |E|)
+    label : str — name or coordinates as given
+    direction_label : str — "normal", "anterior", …, "custom" or "|E|"
+    source : str — where a named target's coordinates come from (with its flag)
+    """
+
+    point: np.ndarray
+    region: np.ndarray
+    direction: np.ndarray | None
+    label: str
+    direction_label: str
+    source: str = ""
+
+
+def _frame_point(head, coords_mm, kind: str) -> np.ndarray:
+    """Head-frame point (m) of MNI or bregma coordinates (mm) on ``head``."""
+    p = np.asarray(coords_mm, dtype=float) * 1e-3
+    species = _species(head)
+    if _is_mesh_head(head):
+        want = "MNI" if kind == "mni" else "bregma"
+        if head.frame != want:
+            raise TargetError(f"{kind} coordinates need a head in the {want} frame; {head.name!r} is in the "
+                              f"{head.frame!r} frame")
+        return p
+    # sphere heads: direction from the frame's anchor, onto the cortex sphere
+    if kind == "mni":
+        if species != "human":
+            raise TargetError(f"MNI coordinates need a human head; got {head.name!r}")
+        anchor = np.asarray(_targets_file()["frames"]["human_sphere"]["mni_center_mm"], dtype=float) * 1e-3
+        d = p - anchor
+        return np.asarray(head.center, dtype=float) + head.cortex_radius * d / np.linalg.norm(d)
+    if species not in ("rat", "mouse"):
+        raise TargetError(f"bregma coordinates need a rat or mouse head; got {head.name!r}")
+    skull = next(layer.outer_radius for layer in head.layers if layer.tissue == "skull")
+    return np.asarray(head.center, dtype=float) + p + [0.0, 0.0, skull]
+
+
+def _below_brain_surface(head, ml_ap_mm, depth_mm) -> np.ndarray:
+    """Head-frame point (m) ``depth_mm`` below the brain's dorsal surface at bregma coordinates ``ml_ap_mm``
+    (x to the right, y anterior; mm), found along the vertical through them."""
+    x, y = (float(v) * 1e-3 for v in ml_ap_mm)
+    depth = float(depth_mm) * 1e-3
+    if not _is_mesh_head(head):
+        c = np.asarray(head.center, dtype=float)
+        top = _frame_point(head, [0.0, 0.0, 0.0], "bregma")  # bregma on this sphere
+        r2 = head.cortex_radius ** 2 - (top[0] + x - c[0]) ** 2 - (top[1] + y - c[1]) ** 2
+        if r2 <= 0:
+            raise TargetError(f"bregma ({ml_ap_mm[0]}, {ml_ap_mm[1]}) mm lies beyond the brain of {head.name!r}")
+        return np.array([top[0] + x, top[1] + y, c[2] + math.sqrt(r2) - depth])
+    if head.frame != "bregma":
+        raise TargetError(f"bregma coordinates need a head in the bregma frame; {head.name!r} is in {head.frame!r}")
+    brain = [t for t in (11, 1, 2) if np.any(head.tags == t)]
+    zs = np.arange(0.01, -0.03, -2e-5)
+    line = np.column_stack([np.full_like(zs, x), np.full_like(zs, y), zs])
+    cells = head.find_tets(line)
+    inside = (cells >= 0) & np.isin(head.tags[np.maximum(cells, 0)], brain)
+    if not inside.any():
+        raise TargetError(f"no brain below bregma ({ml_ap_mm[0]}, {ml_ap_mm[1]}) mm in head {head.name!r}")
+    return np.array([x, y, zs[np.argmax(inside)] - depth])
+
+
+def _parse_coords(text: str, what: str) -> list[float]:
+    parts = [t for t in text.replace(";", ",").replace(" ", ",").split(",") if t]
+    try:
+        vals = [float(t) for t in parts]
+    except ValueError:
+        vals = []
+    if len(vals) != 3 or not np.isfinite(vals).all():
+        raise TargetError(f"target {what} coordinates must be three numbers in mm, e.g. 'mni:-37,-21,58'; got {text!r}")
+    return vals
+
+
+def cortex_normal(head, point) -> np.ndarray:
+    """Unit outward cortical normal (3,) at ``point`` (m): radial on spheres, mean of nearby vertex normals on meshes."""
+    if not _is_mesh_head(head):
+        d = np.asarray(point) - np.asarray(head.center, dtype=float)
+        return d / np.linalg.norm(d)
+    if head.cortex is None:
+        raise TargetError(f"mesh head {head.name!r} has no cortex surface, so 'normal' is undefined; give a vector")
+    v, nrm = head.cortex.vertices, head.cortex.normals
+    dist = np.linalg.norm(v - point, axis=1)
+    near = dist <= max(np.sort(dist)[min(7, len(dist) - 1)], 1e-12)
+    n = nrm[near].sum(axis=0)
+    return n / np.linalg.norm(n)
+
+
+def _region_points(head, point, radius, max_points=32) -> np.ndarray:
+    if radius == 0:
+        return point[None].copy()
+    if _is_mesh_head(head):
+        if head.cortex is None:
+            raise TargetError(f"mesh head {head.name!r} has no cortex surface to take a region from")
+        v = head.cortex.vertices
+        sel = v[np.linalg.norm(v - point, axis=1) <= radius]
+    else:
+        c = np.asarray(head.center, dtype=float)
+        n = (point - c) / np.linalg.norm(point - c)
+        e1 = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 1.0, 0.0])
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(n, e1)
+        rho = np.linalg.norm(point - c)
+        pts = []
+        for r in np.linspace(0, radius, 4):
+            for a in np.linspace(0, 2 * np.pi, max(1, int(round(6 * r / max(radius, 1e-12) * 3))), endpoint=False):
+                q = point + r * (np.cos(a) * e1 + np.sin(a) * e2)
+                pts.append(c + rho * (q - c) / np.linalg.norm(q - c))
+        sel = np.asarray(pts)
+    if len(sel) == 0:
+        return point[None].copy()
+    if len(sel) > max_points:
+        sel = sel[np.linspace(0, len(sel) - 1, max_points).round().astype(int)]
+    return np.vstack([point[None], sel])
+
+
+def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Target:
+    """A :class:`Target` on ``head`` from a name, coordinates or a point.
+
+    Parameters
+    ----------
+    head : SphereHead or MeshHead
+    target : Target, (3,) float array in metres (head frame), a name from :func:`list_targets`
+        (e.g. "M1_hand_left", "DLPFC_left", "M1_forelimb_left"), "mni:x,y,z" (mm, human heads) or
+        "bregma:x,y,z" (mm; x to the right, y anterior, z dorsal from bregma on the skull; rodents)
+    direction : None, "normal" (to the cortex), "anterior", "posterior", "left", "right", "superior",
+        "inferior", "dorsal", "ventral", "named" (the named target's own) or a (3,) vector
+        (dimensionless) — the wanted field direction; None maximises |E|
+    radius : float, metres, >= 0 — the objective averages over cortical points within this distance
+    """
+    if isinstance(target, Target):
+        return target
+    radius = as_scalar(radius, "radius", "m", positive=True)
+    source, named_dir = "", None
+    if isinstance(target, str):
+        text = target.strip()
+        low = text.lower()
+        if low.startswith(("mni:", "bregma:")):
+            kind, _, rest = low.partition(":")
+            point = _frame_point(head, _parse_coords(rest, kind), kind)
+            label = text
+        else:
+            species = _species(head)
+            table = list_targets().get(species, {})
+            match = {k.lower(): k for k in table}.get(low)
+            if match is None:
+                known = ", ".join(sorted(table)) or "none"
+                raise TargetError(f"target {text!r} is not a named target for {species} heads; known: {known}; "
+                                  "or give 'mni:x,y,z' / 'bregma:x,y,z' (mm) or a point in metres")
+            entry = table[match]
+            if "mni_mm" in entry:
+                point = _frame_point(head, entry["mni_mm"], "mni")
+            else:
+                point = _below_brain_surface(head, entry["bregma_ml_ap_mm"], entry["depth_below_brain_surface_mm"])
+            label = match
+            source = f"{entry['source']} ({entry['flag']})"
+            named_dir = entry.get("direction")
+    else:
+        arr = np.asarray(target, dtype=float)
+        if arr.shape != (3,) or not np.isfinite(arr).all():
+            raise TargetError(f"target must be a name, 'mni:x,y,z', 'bregma:x,y,z' or a finite (3,) point in metres; "
+                              f"got {target!r}")
+        point = arr.copy()
+        label = "({:.1f}, {:.1f}, {:.1f}) mm".format(*(arr * 1e3))
+    inside = head.contains(point[None])[0] if _is_mesh_head(head) else (
+        np.linalg.norm(point - np.asarray(head.center)) < head.cortex_radius * (1 + 1e-9))
+    if not inside:
+        raise TargetError(f"target {label} at ({', '.join(f'{x * 1e3:.1f}' for x in point)}) mm lies outside the "
+                          f"{'mesh' if _is_mesh_head(head) else 'cortex sphere'} of head {head.name!r}")
+    if isinstance(direction, str) and direction.strip().lower() == "named":
+        direction = named_dir
+    d, dlabel = _direction(head, point, direction)
+    return Target(point=point, region=_region_points(head, point, radius), direction=d, label=label,
+                  direction_label=dlabel, source=source)
+
+
+def head_size(head) -> float:
+    """Head radius (m): the scalp sphere, or the mean distance of a mesh scalp from its centroid."""
+    if not _is_mesh_head(head):
+        return float(head.scalp_radius)
+    v = head.scalp.vertices
+    return float(np.linalg.norm(v - v.mean(axis=0), axis=1).mean())
+
+
+def _direction(head, point, direction) -> tuple[np.ndarray | None, str]:
+    """Unit field direction (3,) (or None: |E|) and its label from a name or a vector at ``point``."""
+    if direction is None:
+        return None, "|E|"
+    if isinstance(direction, str):
+        key = direction.strip().lower()
+        if key == "normal":
+            if not _is_mesh_head(head):
+                raise TargetError("direction 'normal' is undefined on a sphere head: the field normal to a "
+                                  "spherical cortex is zero (E·r̂ = 0 in a spherically symmetric conductor); "
+                                  "maximise |E| (direction=None) or give a tangential direction")
+            return cortex_normal(head, point), "normal"
+        if key in _DIRECTIONS:
+            return np.asarray(_DIRECTIONS[key]), key
+        raise TargetError(f"direction must be None, 'normal', one of {', '.join(_DIRECTIONS)} or a 3-vector; "
+                          f"got {direction!r}")
+    d = np.asarray(direction, dtype=float)
+    if d.shape != (3,) or not np.isfinite(d).all() or np.linalg.norm(d) == 0:
+        raise TargetError(f"direction must be a finite non-zero 3-vector; got {direction!r}")
+    return d / np.linalg.norm(d), "custom"

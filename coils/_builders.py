@@ -275,7 +275,21 @@ def _check_above_casing(name, z_values) -> None:
         )
 
 
+def _check_size(name, start, end) -> None:
+    """Refuse a coil whose size is implausible in metres (the builders' unit), naming the likely unit."""
+    from ._formats.ccd import EXTENT_RANGE_M
+
+    pts = np.vstack([start, end])[:, :2]  # across the casing (heights above it are set separately)
+    extent = float(np.ptp(pts, axis=0).max()) if len(pts) else 0.0
+    lo, hi = EXTENT_RANGE_M
+    if extent > hi or 0 < extent < lo:
+        likely = "millimetres" if extent > hi else "a unit larger than metres"
+        raise ValueError(f"coil {name!r} is {extent:.4g} m across; builder dimensions are in metres and a TMS coil "
+                         f"is {lo * 1e3:g} mm to {hi:g} m wide — were they given in {likely}?")
+
+
 def _finish(name, start, end, weight, meta, metadata, bent: bool = False) -> Coil:
+    _check_size(name, start, end)
     if not bent:  # a bent coil was checked in its unbent frame
         _check_above_casing(name, (start[:, 2], end[:, 2]))
     if metadata:

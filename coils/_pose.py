@@ -83,6 +83,10 @@ def coil_pose(center, normal, handle, distance: float = 0.0) -> np.ndarray:
     return pose
 
 
+#: the largest plausible distance (m) of a coil pose from its head frame's origin
+MAX_POSE_SHIFT_M = 2.0
+
+
 def check_pose(pose, name: str = "pose") -> np.ndarray:
     """Validate a rigid 4×4 transform and return it as a float64 array.
 
@@ -112,4 +116,9 @@ def check_pose(pose, name: str = "pose") -> np.ndarray:
     det = float(np.linalg.det(rot))
     if abs(det - 1.0) > _ORTHO_TOL:
         raise ValueError(f"{name}[:3, :3] must be a proper rotation (det +1); got det {det:.6g} (a reflection?)")
+    shift = float(np.linalg.norm(arr[:3, 3]))
+    if shift > MAX_POSE_SHIFT_M:
+        raise ValueError(f"{name} translation is {shift:.4g} m from the origin, implausible for a coil on a head "
+                         f"(allowed: up to {MAX_POSE_SHIFT_M:g} m); poses are in metres — is it in millimetres? "
+                         f"(then divide the translation by 1000: {shift / 1000:.4g} m)")
     return arr

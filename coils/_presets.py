@@ -201,6 +201,9 @@ def load_coil(name, *, segments_per_turn: int | None = None) -> Coil:
         return _simnibs_coil(name)
     if isinstance(name, (str, Path)):
         path = Path(name)
+        if path.is_dir():
+            raise ValueError(f"coil '{path}' is a folder, not a coil file; give a .ccd or .tcd file or a preset id "
+                             "(see `efield coils`)")
         if path.suffix.lower() in READERS or path.is_file():
             return read_coil(path)
     raise _unknown(name)

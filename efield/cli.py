@@ -10,7 +10,52 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ._common.io import json_text
+
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+class _Number(click.ParamType):
+    """A finite number (NaN and ±inf refused) within [low, high] (``open_low``: low itself refused)."""
+
+    name = "number"
+
+    def __init__(self, unit: str, low: float | None = None, high: float | None = None, open_low: bool = False):
+        self.unit, self.low, self.high, self.open_low = unit, low, high, open_low
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            v = value
+        else:
+            try:
+                v = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"must be a number in {self.unit}; got {value!r}", param, ctx)
+        allowed = self._allowed()
+        if not np.isfinite(v):
+            self.fail(f"must be a finite number in {self.unit}{allowed}; got {value!r}", param, ctx)
+        if (self.low is not None and (v < self.low or (self.open_low and v == self.low))) or (
+                self.high is not None and v > self.high):
+            self.fail(f"must be {allowed.strip(' ,;')} ({self.unit}); got {v:g}", param, ctx)
+        return v
+
+    def _allowed(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        if self.low is not None and self.high is not None:
+            return (f", above {self.low:g} and at most {self.high:g}" if self.open_low
+                    else f", between {self.low:g} and {self.high:g}")
+        if self.low is not None:
+            return f", > {self.low:g}" if self.open_low else f", >= {self.low:g}"
+        return f", <= {self.high:g}"
+
+
+#: option types: millimetres (any sign unless stated), % MSO, motor thresholds in % MSO, V/m
+MM = _Number("mm")
+MM_POSITIVE = _Number("mm", low=0.0)
+MSO = _Number("% MSO", low=0.0, high=100.0)
+THRESHOLD_MSO = _Number("% MSO", low=0.0, high=100.0, open_low=True)
+VM_POSITIVE = _Number("V/m", low=0.0, open_low=True)
 
 
 def _fail(exc: Exception):
@@ -21,6 +66,21 @@ def _fail(exc: Exception):
 @click.version_option(package_name="tms-efield")
 def main():
     """TMS electric-field dosimetry: coils, fields in heads, dose and targeting."""
+    _exit_cleanly_on_sigterm()
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit so staged outputs and locks are cleaned up as on Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _compare_presets(folder, as_json):
@@ -46,7 +106,7 @@ def _compare_presets(folder, as_json):
         for c in compare_coils(load_coil(cid), ref):
             rows.append({"preset": cid, "validated_model": files[0].name, **c.as_dict(), "within_tolerance": c.within()})
     if as_json:
-        click.echo(json.dumps({"tolerances": TOLERANCES, "rows": rows, "not_found": missing}, indent=2))
+        click.echo(json_text({"tolerances": TOLERANCES, "rows": rows, "not_found": missing}))
         return
     if not rows and not missing:
         click.echo("no preset names a validated model")
@@ -94,7 +154,7 @@ def coils_cmd(as_json, compare_dir):
             "not_modelled": coil.metadata.get("not_modelled", ""),
         })
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows))
         return
     click.echo(f"{'id':24s} {'kind':9s} {'species':8s} {'segments':>8s} {'wire gap':>9s}  stimulator (dI/dt at 100 % MSO)")
     for r in rows:
@@ -130,8 +190,8 @@ def _resolve_didt(coil, didt_text, mso):
 @click.option("--head", "head_name", default="human", show_default=True,
               help="human, rat, mouse (spheres), human-mesh, rat-mesh, mouse-mesh (built-in meshes) or dish.")
 @click.option("--didt", "didt_text", default=None, help="Rate of change of the coil current, e.g. 100A/us.")
-@click.option("--mso", type=float, default=None, help="Intensity in % of the default stimulator's output.")
-@click.option("--distance", "distance_mm", type=float, default=0.0, show_default=True,
+@click.option("--mso", type=MSO, default=None, help="Intensity in % of the default stimulator's output.")
+@click.option("--distance", "distance_mm", type=MM_POSITIVE, default=0.0, show_default=True,
               help="Extra gap between the coil bottom and the scalp (mm).")
 @click.option("--out", "out_dir", default="efield-field", show_default=True, type=click.Path(file_okay=False),
               help="Output directory.")
@@ -185,8 +245,8 @@ def field_cmd(coil_id, head_name, didt_text, mso, distance_mm, out_dir, fmt, sub
             render_shell_field(result.points, result.faces, result.magnitude, tmp / "field.png",
                                segments=(placed.start, placed.end), dipoles=placed.dipole_position if placed.n_dipoles else None,
                                title=f"{coil.name} on {head.name} sphere, {intensity}", camera="oblique")
-            (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
-    except FileExistsError as exc:
+            (tmp / "summary.json").write_text(json_text(summary))
+    except OSError as exc:
         _fail(exc)
     depth_txt = "—" if depth != depth else f"{depth * 1e3:.1f} mm"
     click.echo(f"robust peak |E| on the cortex (99.9th percentile): {m['p999_vm']:.2f} V/m  "
@@ -216,7 +276,7 @@ def _setup_options(prefix: str, help_who: str):
         opts = [
             click.option(f"--{prefix}coil", default=None, help=f"{help_who} coil: preset id (default: declared default)."),
             click.option(f"--{prefix}stimulator", default=None, help=f"{help_who} stimulator (see `efield stimulators`)."),
-            click.option(f"--{prefix}rmt", type=float, default=None,
+            click.option(f"--{prefix}rmt", type=THRESHOLD_MSO, default=None,
                          help=f"{help_who} resting motor threshold in % MSO (default: derived, an assumption)."),
         ]
         for o in reversed(opts):
@@ -272,8 +332,8 @@ def _threshold_table(as_json):
     except ValueError as exc:
         _fail(exc)
     if as_json:
-        click.echo(json.dumps({"threshold_e_vm": [e, lo, hi], "threshold_e_source": how,
-                               "rows": [r.as_dict() for r in rows]}, indent=2))
+        click.echo(json_text({"threshold_e_vm": [e, lo, hi], "threshold_e_source": how,
+                              "rows": [r.as_dict() for r in rows]}))
         return
     click.echo(f"Human motor-threshold E {e:.1f} V/m (band {lo:.1f}-{hi:.1f}) at the cortex of the 85 mm sphere: {how}")
     click.echo("RMT on each pair predicted by equal cortical E (coil models checked against SimNIBS's validated ones):")
@@ -287,11 +347,11 @@ def _threshold_table(as_json):
 @click.option("--intensity", required=True, help="e.g. 60%MSO, 120%RMT, 80%AMT, 155A/us, 1.2T, 80V/m, 23-25%MSO, 25;50%MSO.")
 @click.option("--coil", default=None, help="Preset id (default: the species' default coil).")
 @click.option("--stimulator", default=None, help="Stimulator name (default: the coil's own).")
-@click.option("--rmt", type=float, default=None, help="Subject's resting motor threshold, % MSO.")
-@click.option("--amt", type=float, default=None,
+@click.option("--rmt", type=THRESHOLD_MSO, default=None, help="Subject's resting motor threshold, % MSO.")
+@click.option("--amt", type=THRESHOLD_MSO, default=None,
               help="Subject's active motor threshold, % MSO (default: RMT x the declared AMT/RMT ratio).")
-@click.option("--gap", "gap_mm", type=float, default=0.0, show_default=True, help="Coil–scalp gap (mm).")
-@click.option("--depth", "depth_mm", type=float, default=None, help="Target depth below the scalp (mm; default: cortex).")
+@click.option("--gap", "gap_mm", type=MM_POSITIVE, default=0.0, show_default=True, help="Coil–scalp gap (mm).")
+@click.option("--depth", "depth_mm", type=MM_POSITIVE, default=None, help="Target depth below the scalp (mm; default: cortex).")
 @click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json):
@@ -322,7 +382,7 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
         }
         rows.append(row)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows))
         return
     for r in rows:
         band = r["e_target_vm_band"]
@@ -350,7 +410,7 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
 @click.option("--intensity", default=None, help="Source intensity for one protocol, e.g. 30%MSO.")
 @click.option("--from-coil", default=None, help="Source coil (default: not reported → band over declared coils).")
 @click.option("--from-stimulator", default=None, help="Source stimulator (default: not reported).")
-@click.option("--from-rmt", type=float, default=None, help="Source motor threshold, % MSO.")
+@click.option("--from-rmt", type=THRESHOLD_MSO, default=None, help="Source motor threshold, % MSO.")
 @click.option("--stimulators", "stim_table", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Extra stimulator CSV (same columns as efield/dose/data/stimulators.csv).")
 @click.option("--rodent-head", type=click.Choice(["sphere", "mesh"]), default="sphere", show_default=True,
@@ -389,7 +449,7 @@ def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil
     try:
         with staged_directory(out_dir, force=force) as tmp:
             write_translation(tmp, fieldnames, out_rows, to)
-    except FileExistsError as exc:
+    except OSError as exc:
         _fail(exc)
     n_ok = sum(r["status"] == "translated" for r in out_rows)
     click.echo((Path(out_dir) / "translated.md").read_text())
@@ -408,22 +468,22 @@ def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil
 @click.option("--direction", default=None,
               help="Wanted field direction: normal, anterior, posterior, left, right, superior, inferior, or x,y,z. "
                    "Default: maximise |E|.")
-@click.option("--radius", "radius_mm", type=float, default=0.0, show_default=True,
+@click.option("--radius", "radius_mm", type=MM_POSITIVE, default=0.0, show_default=True,
               help="Average over the cortex within this distance of the target (mm).")
 @click.option("--didt", "didt_text", default=None, help="Intensity as dI/dt, e.g. 100A/us (default 1 A/µs).")
-@click.option("--mso", type=float, default=None, help="Intensity in %% MSO of --stimulator (or the coil's own).")
+@click.option("--mso", type=MSO, default=None, help="Intensity in %% MSO of --stimulator (or the coil's own).")
 @click.option("--stimulator", default=None, help="Stimulator for %%MSO (default: the coil's own).")
-@click.option("--goal", "goal_e", type=float, default=None, help="Goal E at the target (V/m): report the %%MSO needed.")
-@click.option("--distance", "distance_mm", type=float, default=0.0, show_default=True,
+@click.option("--goal", "goal_e", type=VM_POSITIVE, default=None, help="Goal E at the target (V/m): report the %%MSO needed.")
+@click.option("--distance", "distance_mm", type=MM_POSITIVE, default=0.0, show_default=True,
               help="Extra gap between the coil bottom and the scalp (mm).")
-@click.option("--search-radius", "search_mm", type=float, default=None,
+@click.option("--search-radius", "search_mm", type=MM_POSITIVE, default=None,
               help="Search positions within this distance of the target's scalp point (mm; default 25 %% of the "
                    "head radius).")
 @click.option("--angles", "n_angles", type=click.IntRange(4, 720), default=72, show_default=True,
               help="Handle angles over 360° on the search grid.")
-@click.option("--off-target-weight", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--off-target-weight", type=_Number("1", low=0.0), default=0.0, show_default=True,
               help="Focality penalty: subtract this times the mean |E| on a cortical ring around the target.")
-@click.option("--off-target-distance", "off_mm", type=float, default=None,
+@click.option("--off-target-distance", "off_mm", type=_Number("mm", low=0.0, open_low=True), default=None,
               help="Radius of that ring (mm; default 25 %% of the head radius).")
 @click.option("--list", "list_only", is_flag=True, help="List the named targets and exit.")
 @click.option("--out", "out_dir", default="efield-target", show_default=True, type=click.Path(file_okay=False))
@@ -458,7 +518,11 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
         coil = load_coil(coil_id)
         target = target_text or ("DLPFC_left" if species == "human" else "M1_forelimb_left")
         if direction and "," in direction:
-            direction = [float(x) for x in direction.split(",")]
+            try:
+                direction = [float(x) for x in direction.split(",")]
+            except ValueError:
+                raise click.BadParameter(f"must be a name (normal, anterior, ...) or three numbers x,y,z; "
+                                         f"got {direction!r}", param_hint="--direction") from None
         didt = None
         if didt_text is not None and mso is not None:
             raise click.UsageError("give either --didt or --mso, not both")
@@ -484,7 +548,7 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
     try:
         with staged_directory(out_dir, force=force) as tmp:
             names = write_targeting(result, coil, tmp)
-    except FileExistsError as exc:
+    except OSError as exc:
         _fail(exc)
     click.echo(result.summary())
     for k, v in result.assumptions.items():
@@ -507,7 +571,7 @@ def demo_cmd(out_dir, force, subdiv):
     click.echo(f"efield demo: {len(list_coils())} preset coils on their default sphere heads -> {out_dir}/", err=True)
     try:
         rows = run_demo(out_dir, force=force, n_subdiv=subdiv, progress=lambda msg: click.echo(f"  {msg}", err=True))
-    except FileExistsError as exc:
+    except OSError as exc:
         _fail(exc)
     click.echo((Path(out_dir) / "summary.md").read_text())
     click.echo("Published protocols translated to human-equivalent doses "

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
 
-from ._common.io import staged_directory
+from ._common.io import json_text, staged_directory
 from .physics.fields import standard_pose
 from .dose.units import A_PER_US
 
@@ -176,7 +175,7 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
                       title="Peak cortical |E| per A/µs, sphere heads")
         notes += _threshold_notes(tmp / "thresholds.md")
         write_table(rows, tmp / "summary.csv", tmp / "summary.md", notes)
-        (tmp / "summary.json").write_text(json.dumps({"rows": rows, "assumptions": notes}, indent=2))
+        (tmp / "summary.json").write_text(json_text({"rows": rows, "assumptions": notes}))
         _demo_translation(tmp / "translation", progress)
         if meshes:
             _demo_mesh_vs_sphere(tmp, progress)
@@ -232,7 +231,7 @@ def _demo_targeting(out: Path, progress=None, mesh: bool = True) -> list[dict]:
              "Coverage: the share of the brain volume where |E| is at least half of |E| at the target; in rodents it "
              "shows whether a coil reaches the target alone or a whole hemisphere."]
     (out / "targeting.md").write_text("\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n")
-    (out / "targeting.json").write_text(json.dumps(rows, indent=2))
+    (out / "targeting.json").write_text(json_text(rows))
     return rows
 
 
@@ -272,7 +271,7 @@ def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
               "tissue steps next to it (GM/CSF/WM conductivity jumps), not by the coil's decay with depth as in "
               "the sphere.", ""]
     (out / "mesh_vs_sphere.md").write_text("\n".join(lines))
-    (out / "mesh_vs_sphere.json").write_text(json.dumps(rows, indent=2))
+    (out / "mesh_vs_sphere.json").write_text(json_text(rows))
 
 
 def _demo_translation(out: Path, progress=None) -> None:

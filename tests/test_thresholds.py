@@ -160,7 +160,7 @@ def test_cli_dose_amt():
     assert res.exit_code == 0, res.output
     assert "= 40 % MSO" in res.output and "= 80 % AMT" in res.output
     res = runner.invoke(main, ["dose", "--intensity", "80%AMT", "--amt", "500"])
-    assert res.exit_code != 0 and "amt_mso must be a motor threshold" in res.output
+    assert res.exit_code != 0 and "'--amt': must be above 0 and at most 100 (% MSO); got 500" in res.output
 
 
 def test_batch_rows_take_a_subject_amt_and_refuse_a_bad_one():

@@ -45,6 +45,48 @@ def to_simnibs(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(vectors, dtype=np.float64) @ SIMNIBS_TO_COIL.T
 
 
+#: plausible coil extent (largest side of the bounding box of all wires and dipoles), metres
+EXTENT_RANGE_M = (1e-4, 1.0)
+
+
+def read_text(path: Path) -> str:
+    """The file as UTF-8 text, or an error naming the file (missing, or not UTF-8)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"coil file {str(path)!r} does not exist") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} is not valid UTF-8 "
+            "(coil files must be plain UTF-8/ASCII text)"
+        ) from None
+
+
+def check_extent(path: Path, points_m: np.ndarray, file_unit: str) -> None:
+    """Refuse a coil whose size is implausible for coordinates in ``file_unit`` (read as such)."""
+    pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 3)
+    if len(pts) < 2:
+        return
+    extent = float(np.ptp(pts, axis=0).max())
+    if extent == 0:
+        return  # all elements at one point (e.g. a single dipole): nothing to judge
+    lo, hi = EXTENT_RANGE_M
+    if extent > hi:
+        raise ValueError(
+            f"{path}: the coil is {extent:.3g} m across when its coordinates are read as {file_unit}; "
+            f"a TMS coil must be between {lo * 1e3:g} mm and {hi:g} m wide.  The file looks like it is in "
+            f"{'millimetres' if file_unit == 'metres' else 'micrometres or a smaller unit'}"
+        )
+    if extent < lo:
+        raise ValueError(
+            f"{path}: the coil is {extent * 1e3:.3g} mm across when its coordinates are read as {file_unit}; "
+            f"a TMS coil must be between {lo * 1e3:g} mm and {hi:g} m wide.  The file looks like it is in "
+            f"{'metres' if file_unit == 'millimetres' else 'kilometres or a larger unit'}"
+        )
+
+
 def _parse_header(line: str) -> dict[str, str]:
     fields = {}
     for token in line.lstrip("#").split(";"):
@@ -70,10 +112,7 @@ def read_ccd(path) -> Coil:
         ``manufacturer`` and ``source``.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"coil file {str(path)!r} does not exist") from None
+    lines = read_text(path).splitlines()
     header: dict[str, str] = {}
     count = None
     rows = []
@@ -88,7 +127,7 @@ def read_ccd(path) -> Coil:
         if count is None:
             try:
                 count = int(line.split()[0])
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise ValueError(
                     f"{path}: line {no} should hold the number of dipoles (an integer); got {line[:60]!r}"
                 ) from None
@@ -103,7 +142,7 @@ def read_ccd(path) -> Coil:
             )
         try:
             rows.append([float(p) for p in parts])
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"{path}: line {no} holds a value that is not a number: {line[:80]!r}") from None
     if count is None:
         raise ValueError(f"{path}: no dipole count found; is this a SimNIBS .ccd file?")
@@ -116,7 +155,7 @@ def read_ccd(path) -> Coil:
     if "dIdtmax" in header:
         try:
             didt = float(header["dIdtmax"])
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"{path}: dIdtmax={header['dIdtmax']!r} in the header is not a number (A/us)") from None
         if not (math.isfinite(didt) and didt > 0):
             raise ValueError(f"{path}: dIdtmax must be a positive number of A/us; got {didt}")
@@ -126,12 +165,16 @@ def read_ccd(path) -> Coil:
     if "brand" in header:
         meta["manufacturer"] = header["brand"]
     name = header.get("coilname") or path.stem
-    return Coil(
-        name=name,
-        dipole_position=from_simnibs(data[:, :3]),
-        dipole_moment=from_simnibs(data[:, 3:]),
-        metadata=meta,
-    )
+    check_extent(path, data[:, :3], "metres")
+    try:
+        return Coil(
+            name=name,
+            dipole_position=from_simnibs(data[:, :3]),
+            dipole_moment=from_simnibs(data[:, 3:]),
+            metadata=meta,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _clean(value) -> str:

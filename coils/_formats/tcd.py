@@ -43,11 +43,13 @@ from pathlib import Path
 import numpy as np
 
 from .._model import Coil
-from .ccd import from_simnibs, to_simnibs
+from .ccd import check_extent, from_simnibs, read_text, to_simnibs
 
 __all__ = ["read_tcd", "write_tcd"]
 
 _WEIGHT_TAG = re.compile(r"\(weight=([^()]+)\)\s*$")
+#: smallest plausible stimulator dI/dt in A/s (real ones give 1e7–3e8 A/s; 1e3 catches A/us values)
+MIN_DIDT_A_PER_S = 1e3
 _IGNORED = ("coilModels", "coilCasing", "selfIntersectionTest", "limits", "resolution")
 
 
@@ -55,7 +57,7 @@ def _decode(value, where: str, path: Path) -> np.ndarray:
     if isinstance(value, str):
         try:
             raw = zlib.decompress(base64.b64decode(value, validate=True))
-        except (ValueError, zlib.error) as exc:
+        except (ValueError, TypeError, zlib.error) as exc:
             raise ValueError(f"{path}: {where} is a string but not base64 zlib data ({exc})") from None
         if len(raw) % 24:
             raise ValueError(f"{path}: {where} holds {len(raw)} bytes, not a whole number of float64 triples")
@@ -63,7 +65,7 @@ def _decode(value, where: str, path: Path) -> np.ndarray:
     else:
         try:
             arr = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise ValueError(f"{path}: {where} must be a list of [x, y, z] numbers") from None
         if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) == 0:
             raise ValueError(f"{path}: {where} must be a non-empty list of [x, y, z]; got shape {arr.shape}")
@@ -85,11 +87,13 @@ def _deformation(doc: dict, index, path: Path) -> np.ndarray:
         d = doc["deformList"][index]
         initial = float(doc["deformRangeList"][d["deformRange"]]["initial"])
         kind = d["type"]
-    except (KeyError, IndexError, TypeError, ValueError):
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError):
         raise ValueError(
             f"{path}: deformation {index!r} is missing or incomplete (needs deformList[{index}] with "
             "'type' and 'deformRange', and deformRangeList[...] with 'initial')"
         ) from None
+    if not math.isfinite(initial):
+        raise ValueError(f"{path}: deformation {index!r} has a non-finite initial value {initial!r}")
     aff = np.eye(4)
     if kind in ("x", "y", "z"):
         aff["xyz".index(kind), 3] = initial
@@ -97,7 +101,9 @@ def _deformation(doc: dict, index, path: Path) -> np.ndarray:
         try:
             p1 = np.asarray(d["point1"], dtype=float).reshape(3)
             p2 = np.asarray(d["point2"], dtype=float).reshape(3)
-        except (KeyError, TypeError, ValueError):
+            if not (np.isfinite(p1).all() and np.isfinite(p2).all()):
+                raise ValueError("non-finite")
+        except (KeyError, TypeError, ValueError, OverflowError):
             raise ValueError(f"{path}: rot2p deformation {index} needs point1 and point2 as [x, y, z] (mm)") from None
         if np.linalg.norm(p2 - p1) == 0:
             raise ValueError(f"{path}: rot2p deformation {index} has point1 == point2")
@@ -125,20 +131,23 @@ def read_tcd(path) -> Coil:
         ``maxdIdt``), ``manufacturer``, ``source``, ``tcd_ignored`` (keys not read).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"coil file {str(path)!r} does not exist") from None
+    text = read_text(path)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: the JSON is nested too deeply to be a coil definition (a .tcd holds "
+                         "objects and [x, y, z] lists a few levels deep)") from None
     if not isinstance(doc, dict):
         raise ValueError(f"{path}: the top level must be a JSON object with a 'coilElementList'")
     elements = doc.get("coilElementList")
     if not isinstance(elements, list) or not elements:
         raise ValueError(f"{path}: 'coilElementList' must be a non-empty list of coil elements")
     stimulators = doc.get("stimulatorList") or []
+    if not isinstance(stimulators, list):
+        raise ValueError(f"{path}: 'stimulatorList' must be a list of stimulator objects; "
+                         f"got {type(stimulators).__name__}")
     starts, ends, weights, dpos, dmom = [], [], [], [], []
     stim_index = None
     for i, el in enumerate(elements):
@@ -167,6 +176,8 @@ def read_tcd(path) -> Coil:
             aff = _deformation(doc, d, path) @ aff
         pts = pts @ aff[:3, :3].T + aff[:3, 3]
         val = val @ aff[:3, :3].T
+        if not (np.isfinite(pts).all() and np.isfinite(val).all()):
+            raise ValueError(f"{path}: {where} is not finite after its deformations")
         if stim_index is None and isinstance(el.get("stimulator"), int):
             stim_index = el["stimulator"]
         if kind == 1:
@@ -209,17 +220,27 @@ def read_tcd(path) -> Coil:
                     f"{path}: stimulatorList[{stim_index}].maxdIdt must be a number > 0 (A/s); "
                     f"got {stim['maxdIdt']!r}"
                 )
+            if didt < MIN_DIDT_A_PER_S:
+                raise ValueError(
+                    f"{path}: stimulatorList[{stim_index}].maxdIdt is {didt:g}, but .tcd files give dI/dt in A/s "
+                    f"and a TMS stimulator reaches at least {MIN_DIDT_A_PER_S:g} A/s; this looks like A/us "
+                    f"(as in .ccd headers): {didt:g} A/us = {didt * 1e6:g} A/s"
+                )
             meta["didt_max_a_per_s"] = didt
     ignored = [k for k in _IGNORED if k in doc]
     if ignored:
         meta["tcd_ignored"] = ignored
     cat = lambda parts, shape: np.concatenate(parts) if parts else np.zeros(shape)  # noqa: E731
-    return Coil(
-        name=str(doc.get("name") or path.stem),
-        start=cat(starts, (0, 3)), end=cat(ends, (0, 3)), weight=cat(weights, (0,)),
-        dipole_position=cat(dpos, (0, 3)), dipole_moment=cat(dmom, (0, 3)),
-        metadata=meta,
-    )
+    check_extent(path, np.concatenate([cat(starts, (0, 3)), cat(ends, (0, 3)), cat(dpos, (0, 3))]), "millimetres")
+    try:
+        return Coil(
+            name=str(doc.get("name") or path.stem),
+            start=cat(starts, (0, 3)), end=cat(ends, (0, 3)), weight=cat(weights, (0,)),
+            dipole_position=cat(dpos, (0, 3)), dipole_moment=cat(dmom, (0, 3)),
+            metadata=meta,
+        )
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _encode(arr: np.ndarray, compress: bool):

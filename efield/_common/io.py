@@ -1,21 +1,44 @@
-"""Atomic output: files appear complete or not at all; nothing is overwritten without force."""
+"""Safe output: files appear complete or not at all, nothing the toolkit did not write is replaced,
+and two runs cannot both claim one output folder.
+
+* :func:`staged_directory` — an output folder is built in a hidden staging folder beside it and
+  renamed into place when complete.  While a run builds it, it holds an exclusive lock
+  (``fcntl.flock`` on ``.<name>.lock`` beside the folder; released by the kernel even if the process
+  is killed), so a second run on the same folder is refused at once.  ``--force`` replaces only an
+  earlier output of this tool, and only if it still holds exactly the files that run wrote (the
+  ``.efield-output`` manifest): a file a user added is never deleted.  A symbolic link, the current
+  folder or one of its parents is never an output folder.  Staging folders left by a killed run are
+  removed by the next run that holds the lock.
+* :func:`atomic_target`, :func:`atomic_write` — one file, written to a temporary name and renamed.
+* :func:`json_text` — JSON without the non-standard ``NaN``/``Infinity`` tokens (they become null).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import json
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["staged_directory", "atomic_target", "atomic_write", "OutputExistsError", "MARKER"]
+__all__ = ["staged_directory", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
+           "json_text", "read_text"]
 
-#: a file every output directory of this tool carries, so --force only ever replaces our own output
+#: a file every output directory of this tool carries, so --force only ever replaces our own output;
+#: it lists the files the run wrote (one relative path per line after the first line)
 MARKER = ".efield-output"
+_MARKER_HEAD = "written by efield; safe to replace with --force while it holds only the files listed below"
 
 
-class OutputExistsError(FileExistsError):
-    """An output exists and ``force`` was not given."""
+class OutputError(OSError):
+    """An output cannot be written where it was asked for (the message says why and what to do)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An output exists and may not be replaced (no ``force``, not ours, or changed since)."""
 
 
 def _umask() -> int:
@@ -31,39 +54,128 @@ def _publish_mode(path: Path, directory: bool) -> None:
         os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
 
 
+def _os_error(exc: OSError, what: str) -> OutputError:
+    reason = exc.strerror or str(exc)
+    hint = " (read-only file system?)" if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else ""
+    return OutputError(f"cannot write {what}: {reason}{hint}")
+
+
+def _check_output_path(path: Path) -> None:
+    if path.is_symlink():
+        raise OutputError(f"output folder '{path}' is a symbolic link; give the folder it points to "
+                                        f"('{os.path.realpath(path)}') or another --out")
+    if path.exists() and not path.is_dir():
+        raise OutputExistsError(f"output '{path}' exists and is a file, not an output folder")
+    here = Path.cwd().resolve()
+    target = path.resolve()
+    if target == here or target in here.parents or target.parent == target:
+        raise OutputError(f"output folder '{path}' is the current folder, one of its parents or "
+                                        "the file-system root; give a new folder name, e.g. --out results")
+
+
+def _written_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MARKER)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to replace ``path`` unless it is an untouched earlier output of this tool."""
+    marker = path / MARKER
+    if not marker.is_file():
+        raise OutputExistsError(f"output directory '{path}' exists and was not written by efield (no {MARKER} "
+                                "file); refusing to replace it even with --force — choose another --out")
+    listed = [ln for ln in marker.read_text(encoding="utf-8", errors="replace").splitlines()[1:] if ln]
+    present = _written_files(path)
+    added = sorted(set(present) - set(listed))
+    if listed and added:
+        shown = ", ".join(added[:5]) + (f" and {len(added) - 5} more" if len(added) > 5 else "")
+        raise OutputExistsError(f"output directory '{path}' holds files efield did not write ({shown}); "
+                                "refusing to delete them with --force — move them out or choose another --out")
+
+
+@contextlib.contextmanager
+def _folder_lock(path: Path):
+    """Hold an exclusive lock for output folder ``path`` (refuse at once if another run holds it)."""
+    import fcntl
+
+    lock_path = path.with_name(f".{path.name}.lock")
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        except OSError as exc:
+            raise _os_error(exc, f"the lock file '{lock_path}'") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputExistsError(f"another efield run is writing '{path}' right now (it holds "
+                                                 f"'{lock_path}'); wait for it or choose another --out") from None
+        # the file may have been unlinked by the run that held it before us: lock the current one
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+        os.close(fd)
+
+
+def _remove_stale_staging(path: Path) -> None:
+    """Remove staging folders of ``path`` left by runs that were killed (we hold the lock now)."""
+    for p in path.parent.glob(f".{path.name}.*"):
+        if p.is_dir() and not p.is_symlink() and (p / MARKER).is_file():
+            shutil.rmtree(p, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged_directory(path, force: bool = False):
     """Yield a fresh temporary directory next to ``path``; on success it replaces ``path``.
 
-    ``path`` must not exist unless ``force`` is true, and then it must be an earlier output of
-    this tool (it holds the ``.efield-output`` marker): a user's own folder is never deleted.
-    On error the staged directory is removed and ``path`` is untouched.
+    ``path`` must not exist unless ``force`` is true, and then it must be an untouched earlier output
+    of this tool (see the module docstring).  On error or interruption the staged directory is
+    removed and ``path`` is untouched.  Raises :class:`OutputError` (an ``OSError``) with a message
+    naming the folder for every refusal and for unwritable locations.
     """
     path = Path(path)
-    if path.exists():
-        if not force:
-            raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
-        if not (path / MARKER).exists():
-            raise OutputExistsError(
-                f"output directory '{path}' exists and was not written by efield (no {MARKER} file); "
-                "refusing to replace it even with --force — choose another --out"
-            )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    _check_output_path(path)
+    if path.exists() and not force:
+        raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
     try:
-        (tmp / MARKER).write_text("written by efield; safe to replace with --force\n")
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _publish_mode(tmp, directory=True)
-    if path.exists():
-        old = path.with_name(f".{path.name}.old-{os.getpid()}")
-        os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error(exc, f"the folder '{path.parent}'") from None
+    with _folder_lock(path):
+        _remove_stale_staging(path)
+        if path.exists():  # checked again under the lock
+            if not force:
+                raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
+            _check_replaceable(path)
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+            (tmp / MARKER).write_text(_MARKER_HEAD + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise _os_error(exc, f"in '{path.parent}'") from None
+        try:
+            yield tmp
+            (tmp / MARKER).write_text("\n".join([_MARKER_HEAD, *_written_files(tmp)]) + "\n", encoding="utf-8")
+            _publish_mode(tmp, directory=True)
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 @contextlib.contextmanager
@@ -73,9 +185,14 @@ def atomic_target(path, force: bool = False, default_suffix: str = ""):
     path = Path(path)
     if path.exists() and not force:
         raise OutputExistsError(f"'{path}' exists; pass --force to overwrite it")
+    if path.is_dir():
+        raise OutputExistsError(f"'{path}' is a folder, not a file")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the directory '{path.parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or default_suffix, dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or default_suffix, dir=path.parent)
+    except OSError as exc:
+        raise _os_error(exc, f"'{path}'") from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -92,3 +209,33 @@ def atomic_write(path, writer, force: bool = False) -> Path:
     with atomic_target(path, force=force) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, (str, bytes)):  # numpy scalars and arrays
+        return _finite(obj.tolist())
+    return obj
+
+
+def json_text(obj, indent: int | None = 2) -> str:
+    """``obj`` as standard JSON: NaN and ±inf become null (``json.dumps`` would write invalid tokens)."""
+    return json.dumps(_finite(obj), indent=indent, allow_nan=False, ensure_ascii=False)
+
+
+def read_text(path, what: str) -> str:
+    """The UTF-8 text (a BOM is dropped) of the ``what`` file ``path`` ("protocol table", ...), or a
+    ``ValueError`` naming the file: unreadable, or not UTF-8 (with the offending byte)."""
+    path = Path(path)
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise ValueError(f"{what} '{path}' cannot be read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                         "save it as UTF-8 CSV") from None

@@ -286,9 +286,12 @@ def _didt_of(setup: Setup, kind: str, value: float, notes: list[str]) -> float:
     raise DoseError(f"intensity kind {kind!r} cannot be converted")
 
 
-def dose(setup: Setup, intensity) -> list[Dose]:
+def dose(setup: Setup, intensity, *, limit_mso: bool = True) -> list[Dose]:
     """Cortical dose of ``intensity`` (text or :class:`Intensity`) for ``setup``: one :class:`Dose`
-    per listed value; a range gives one Dose whose bands span it."""
+    per listed value; a range gives one Dose whose bands span it.
+
+    ``limit_mso``: refuse (:class:`DoseError`) an intensity that needs more than 100 % of the
+    stimulator's output (translation spans hypothetical set-ups and turns it off)."""
     inten = intensity if isinstance(intensity, Intensity) else parse_intensity(intensity)
     out = []
     for point in inten.points:
@@ -302,6 +305,10 @@ def dose(setup: Setup, intensity) -> list[Dose]:
             mso = 100.0 * mid / pair.didt_max
         except ValueError:
             pair, mso = None, None
+        if limit_mso and pair is not None and 100.0 * max(lo, hi, mid) / pair.didt_max > 100.0 + 1e-9:
+            raise DoseError(f"intensity {point} needs {100.0 * max(lo, hi, mid) / pair.didt_max:.4g} % MSO on "
+                            f"{pair.stimulator} + {pair.coil}, beyond its maximum output (100 % MSO = "
+                            f"{pair.didt_max_aus:.4g} A/µs)")
         rmt_pct = None
         if pair is not None:
             try:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._common.io import read_text
+
 __all__ = [
     "StimulatorPair",
     "load_stimulator_table",
@@ -89,13 +91,51 @@ class StimulatorPair:
 
 
 def _rows(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        lines = [ln for ln in fh if not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
+    """The data rows of a stimulator CSV (lines starting with ``#`` are comments).
+
+    Refuses with a ``ValueError`` naming the file: an unreadable or non-UTF-8 file, invalid CSV, missing
+    columns, a row with more cells than the header, and a row whose ``didt_max_aus`` is missing or not a
+    positive number or whose ``first_zero_us`` is not a positive number.  Row numbers in messages are the
+    line numbers in the file (comment lines counted)."""
+    path = Path(path)
+    text = read_text(path, "stimulator file")
+    numbered = [(n, ln) for n, ln in enumerate(text.splitlines(keepends=True), start=1)
+                if not ln.lstrip().startswith("#")]
+    consumed: list[int] = []
+
+    def lines():
+        for n, ln in numbered:
+            consumed.append(n)
+            yield ln
+
+    reader = csv.reader(lines())
+    records = []
+    while True:
+        before = len(consumed)
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            line = consumed[-1] if consumed else 1
+            raise ValueError(f"stimulator file '{path}': line {line}: not valid CSV ({exc})") from None
+        if cells:
+            records.append((consumed[before] if before < len(consumed) else consumed[-1], cells))
     need = {"stimulator", "coil", "didt_max_aus"}
-    if not reader.fieldnames or not need <= set(reader.fieldnames):
-        raise ValueError(f"stimulator file '{path}' must have columns {sorted(need)}; got {reader.fieldnames}")
-    return list(reader)
+    header = [h.strip() for h in records[0][1]] if records else None
+    if not header or not need <= set(header):
+        raise ValueError(f"stimulator file '{path}' must have columns {sorted(need)}; got {header}")
+    rows = []
+    for line, cells in records[1:]:
+        if len(cells) > len(header):
+            raise ValueError(f"stimulator file '{path}': row {line} has {len(cells)} cells; at most the header's "
+                             f"{len(header)} are allowed (an unquoted comma?)")
+        r = dict(zip(header, [*cells, *[""] * (len(header) - len(cells))]))
+        if _float(r.get("didt_max_aus"), f"row {line} didt_max_aus", path) is None:
+            raise ValueError(f"stimulator file '{path}': row {line} has no didt_max_aus")
+        _float(r.get("first_zero_us"), f"row {line} first_zero_us", path)
+        rows.append(r)
+    return rows
 
 
 def _float(value, what: str, path) -> float | None:

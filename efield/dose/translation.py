@@ -158,7 +158,7 @@ def translate(intensity, source, dest: Setup) -> list[Translation]:
         e_vals, frac_vals = [], []
         nominal_e = nominal_frac = None
         for k, s in enumerate(setups):
-            d: Dose = dose(s, point)[0]
+            d: Dose = dose(s, point, limit_mso=False)[0]
             notes.extend(d.assumptions)
             e_vals += [d.e_target_band[0], d.e_target_band[1]]
             # fraction of the source's own motor-threshold E (none for cells in a dish)

@@ -78,8 +78,10 @@ def check_clearance(coil, points: np.ndarray, clearance: float = WIRE_CLEARANCE,
         dist, idx = _segment_distance(p, coil.start[real], coil.end[real], backend)
         checks.append(("a wire (segment", dist, np.flatnonzero(real)[idx]))
     if coil.n_dipoles:
-        dd = np.linalg.norm(p[:, None, :] - coil.dipole_position[None], axis=2)
-        checks.append(("a dipole (index", dd.min(axis=1), dd.argmin(axis=1)))
+        from scipy.spatial import cKDTree  # nearest dipole per point in O(n log m) memory, not (n, m, 3)
+
+        dist, idx = cKDTree(coil.dipole_position).query(p)
+        checks.append(("a dipole (index", dist, idx))
     for what, dist, idx in checks:
         bad = np.flatnonzero(dist < clearance)
         if len(bad):

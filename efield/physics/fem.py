@@ -346,6 +346,20 @@ class FEMSolver:
             del local2
         else:
             self.matrix = A1
+        # nodes no tetrahedron uses (meshes that carry surface-only vertices) would leave empty rows and
+        # a singular system (NaN after a long CG); pin them to 0 with a unit diagonal
+        unused = np.ones(n, dtype=bool)
+        unused[self.tets.ravel()] = False
+        self.n_unused_nodes = int(unused.sum())
+        if self.n_unused_nodes:
+            logger.info("FEM: %d mesh nodes belong to no tetrahedron; pinned to 0", self.n_unused_nodes)
+            A1 = (A1 + sp.diags(unused.astype(float))).tocsr()
+            if order == 2:
+                pin = np.zeros(self.n_dofs)
+                pin[renumber[np.flatnonzero(unused)]] = 1.0
+                self.matrix = (self.matrix + sp.diags(pin)).tocsr()
+            else:
+                self.matrix = A1
         t2 = time.perf_counter()
         self._matvec = _Operator(self.matrix, self.backend)
         with _seeded_global_rng(0):  # pyamg estimates spectral radii from np.random: same mesh, same numbers

@@ -37,13 +37,36 @@ def mesh_solver(head, order: int = 2):
     return per_head[key]
 
 
+def _wire_samples(coil, lo, hi, spacing: float = 0.5e-3) -> np.ndarray:
+    """Points (n, 3) m of ``coil``: its dipoles and wire end points, and points at most ``spacing`` (m)
+    apart along every wire segment whose bounding box meets the box ``lo``-``hi`` (m)."""
+    pts = [np.asarray(coil.points, dtype=float).reshape(-1, 3)]
+    if coil.n_segments:
+        a, b = np.asarray(coil.start, dtype=float), np.asarray(coil.end, dtype=float)
+        near = np.all(np.minimum(a, b) <= hi, axis=1) & np.all(np.maximum(a, b) >= lo, axis=1)
+        a, b = a[near], b[near]
+        n = np.maximum(1, np.ceil(np.linalg.norm(b - a, axis=1) / spacing)).astype(int)
+        idx = np.repeat(np.arange(len(a)), n)
+        k = np.concatenate([np.arange(1, m + 1) for m in n]) if len(a) else np.zeros(0)
+        f = (k / n[idx])[:, None]
+        pts.append(a[idx] + f * (b[idx] - a[idx]))
+    return np.concatenate(pts)
+
+
 def _check_coil_outside_mesh(coil, head) -> None:
-    inside = head.contains(coil.points)
+    """Refuse a coil any of whose wires (sampled every 0.5 mm, not only at the segment ends) or dipoles
+    lies inside the mesh head."""
+    lo, hi = head.nodes.min(axis=0), head.nodes.max(axis=0)
+    pts = _wire_samples(coil, lo, hi)
+    box = np.all((pts >= lo) & (pts <= hi), axis=1)
+    inside = np.zeros(len(pts), dtype=bool)
+    inside[box] = head.contains(pts[box])
     if np.any(inside):
-        p = coil.points[np.flatnonzero(inside)[0]] * 1e3
+        p = pts[np.flatnonzero(inside)[0]] * 1e3
         raise ValueError(
-            f"coil {coil.name!r} intersects the head: {int(inside.sum())} wire end point(s) lie inside the "
-            f"{head.name!r} mesh, e.g. at ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm; place it outside the scalp"
+            f"coil {coil.name!r} intersects the head: its wires pass inside the {head.name!r} mesh "
+            f"({int(inside.sum())} sample point(s) every 0.5 mm along them), e.g. at "
+            f"({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm; place it outside the scalp"
         )
 
 

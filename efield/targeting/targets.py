@@ -87,6 +87,10 @@ def _frame_point(head, coords_mm, kind: str) -> np.ndarray:
             raise TargetError(f"MNI coordinates need a human head; got {head.name!r}")
         anchor = np.asarray(_targets_file()["frames"]["human_sphere"]["mni_center_mm"], dtype=float) * 1e-3
         d = p - anchor
+        if np.linalg.norm(d) > 1.5 * head.scalp_radius:  # real heads are longer than the sphere is wide
+            raise TargetError(f"MNI ({', '.join(f'{x:g}' for x in coords_mm)}) mm lies "
+                              f"{np.linalg.norm(d) * 1e3:.0f} mm from the head centre, outside any head "
+                              f"(allowed: within {1.5 * head.scalp_radius * 1e3:.0f} mm); MNI coordinates are in mm")
         return np.asarray(head.center, dtype=float) + head.cortex_radius * d / np.linalg.norm(d)
     if species not in ("rat", "mouse"):
         raise TargetError(f"bregma coordinates need a rat or mouse head; got {head.name!r}")
@@ -219,16 +223,36 @@ def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Targ
                               f"got {target!r}")
         point = arr.copy()
         label = "({:.1f}, {:.1f}, {:.1f}) mm".format(*(arr * 1e3))
-    inside = head.contains(point[None])[0] if _is_mesh_head(head) else (
-        np.linalg.norm(point - np.asarray(head.center)) < head.cortex_radius * (1 + 1e-9))
-    if not inside:
-        raise TargetError(f"target {label} at ({', '.join(f'{x * 1e3:.1f}' for x in point)}) mm lies outside the "
-                          f"{'mesh' if _is_mesh_head(head) else 'cortex sphere'} of head {head.name!r}")
+    _check_in_brain(head, point, label)
     if isinstance(direction, str) and direction.strip().lower() == "named":
         direction = named_dir
     d, dlabel = _direction(head, point, direction)
     return Target(point=point, region=_region_points(head, point, radius), direction=d, label=label,
                   direction_label=dlabel, source=source)
+
+
+#: tissues a target may lie in on mesh heads (brain, and the CSF of the sulci a cortical point may touch)
+_TARGET_TAGS = (1, 2, 3, 11)
+
+
+def _check_in_brain(head, point, label) -> None:
+    """Refuse a target outside the brain: outside the cortex sphere, or in a mesh tissue other than brain/CSF."""
+    where = f"({', '.join(f'{x * 1e3:.1f}' for x in point)}) mm"
+    if not _is_mesh_head(head):
+        if np.linalg.norm(point - np.asarray(head.center)) >= head.cortex_radius * (1 + 1e-9):
+            raise TargetError(f"target {label} at {where} lies outside the cortex sphere of head {head.name!r}")
+        return
+    from meshes import TISSUE_NAMES
+
+    cell = int(head.find_tets(point[None])[0])
+    if cell < 0:
+        raise TargetError(f"target {label} at {where} lies outside the {head.name!r} mesh (head frame "
+                          f"{head.frame!r}; coordinates in mm)")
+    tag = int(head.tags[cell])
+    if tag not in _TARGET_TAGS:
+        raise TargetError(f"target {label} at {where} lies in the {TISSUE_NAMES.get(tag, f'tag {tag}')} of head "
+                          f"{head.name!r}, not in the brain; targets must be in grey/white matter (or the CSF "
+                          "beside it)")
 
 
 def head_size(head) -> float:

@@ -38,6 +38,9 @@ __all__ = ["MeshFields", "load_head", "load_head_fields", "save_head", "load_sur
 SCALP_TAGS = (SURFACE_TAG_OFFSET + 5,)
 CORTEX_TAGS = (SURFACE_TAG_OFFSET + 2, SURFACE_TAG_OFFSET + 11)
 
+#: largest coordinate accepted from a file, in metres (far above any head; keeps arithmetic finite)
+MAX_COORDINATE_M = 1e3
+
 _RESERVED = {"tissue", "gmsh:physical", "gmsh:geometrical", "gmsh:dim_tags"}
 
 
@@ -110,6 +113,9 @@ def head_from_meshio(mesh, *, path, fmt: str, units: str, scale: float, conducti
             + ", ".join(f"{t}: 0.3" for t in unknown) + "})"
         )
     nodes = np.asarray(mesh.points, dtype=np.float64)[:, :3] * scale
+    if not np.isfinite(nodes).all() or (len(nodes) and np.abs(nodes).max() > MAX_COORDINATE_M):
+        raise ValueError(f"{str(path)!r}: node coordinates must be finite and within ±{MAX_COORDINATE_M:g} m "
+                         f"(read as {units}); got up to {np.abs(nodes).max():.3g} m")
     surfaces = {}
     for what, candidates in (("scalp", SCALP_TAGS), ("cortex", CORTEX_TAGS)):
         for tag in candidates:
@@ -262,7 +268,10 @@ def load_head(path, *, units: str | None = None, conductivity: Mapping[int, floa
     ext = extension(p, HEAD_FORMATS)
     head = _registry()[ext].read(p, units=units, conductivity=conductivity, name=name)
     if validate:
-        head.validate()
+        try:
+            head.validate()
+        except ValueError as exc:
+            raise ValueError(f"{str(p)!r}: {exc}") from None
     return head
 
 

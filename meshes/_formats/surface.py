@@ -64,6 +64,9 @@ def atomic_target(path, *, force: bool):
     os.close(fd)
     try:
         yield Path(tmp)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes files private to the owner; give the usual mode
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -77,8 +80,9 @@ def _read_stl(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     try:
         mesh = meshio.read(path, file_format="stl")
-    except Exception as exc:  # meshio raises several types for broken files
-        raise ValueError(f"cannot read STL file {str(path)!r}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # meshio raises several types for broken files
+        raise ValueError(f"cannot read STL file {str(path)!r}: expected an ASCII or binary STL; "
+                         f"{type(exc).__name__}: {exc}") from exc
     tris = [c.data for c in mesh.cells if c.type == "triangle"]
     if not tris:
         raise ValueError(f"STL file {str(path)!r} holds no triangles")
@@ -97,14 +101,16 @@ def _read_gifti(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
     try:
         img = nib.load(path)
-    except Exception as exc:
-        raise ValueError(f"cannot read GIFTI file {str(path)!r}: {exc}") from exc
-    points = img.get_arrays_from_intent("NIFTI_INTENT_POINTSET")
-    tris = img.get_arrays_from_intent("NIFTI_INTENT_TRIANGLE")
-    if not points or not tris:
+        points = img.get_arrays_from_intent("NIFTI_INTENT_POINTSET")
+        tris = img.get_arrays_from_intent("NIFTI_INTENT_TRIANGLE")
+        arrays = (np.asarray(points[0].data), np.asarray(tris[0].data)) if points and tris else None
+    except (Exception, SystemExit) as exc:  # nibabel raises ExpatError, ValueError, KeyError...
+        raise ValueError(f"cannot read GIFTI file {str(path)!r}: expected a GIFTI surface; "
+                         f"{type(exc).__name__}: {exc}") from exc
+    if arrays is None:
         raise ValueError(f"GIFTI file {str(path)!r} must hold a POINTSET and a TRIANGLE array "
                          f"(a surface); found {len(points)} and {len(tris)}")
-    return np.asarray(points[0].data, dtype=np.float64), np.asarray(tris[0].data, dtype=np.int64)
+    return arrays
 
 
 def _write_gifti(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
@@ -120,6 +126,35 @@ def _write_gifti(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
 
 #: Surface readers and writers by extension.
 SURFACE_FORMATS = {".stl": (_read_stl, _write_stl), ".gii": (_read_gifti, _write_gifti)}
+
+
+def _checked(path: Path, points, faces) -> tuple[np.ndarray, np.ndarray]:
+    """Real finite (n, 3) vertices and integer (m, 3) faces indexing them, or a ValueError."""
+    points, faces = np.asarray(points), np.asarray(faces)
+    if points.dtype.kind not in "fiu":
+        raise ValueError(f"surface file {str(path)!r}: vertex coordinates must be real numbers (float or int); "
+                         f"got dtype {points.dtype}")
+    if faces.dtype.kind not in "iu":
+        raise ValueError(f"surface file {str(path)!r}: triangle vertex indices must be integers; "
+                         f"got dtype {faces.dtype}")
+    if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
+        raise ValueError(f"surface file {str(path)!r}: vertices must be a non-empty (n, 3) array; "
+                         f"got shape {points.shape}")
+    if faces.ndim != 2 or faces.shape[1] != 3:
+        raise ValueError(f"surface file {str(path)!r}: triangles must be an (m, 3) array; "
+                         f"got shape {faces.shape}")
+    if len(faces) == 0:
+        raise ValueError(f"surface file {str(path)!r} holds no triangles")
+    with np.errstate(all="ignore"):  # NaN/inf are reported below, not warned about
+        points = points.astype(np.float64)
+    if not np.isfinite(points).all():
+        raise ValueError(f"surface file {str(path)!r}: {int((~np.isfinite(points)).sum())} vertex coordinates "
+                         "are not finite")
+    lo, hi = int(faces.min()), int(faces.max())
+    if lo < 0 or hi >= len(points):
+        raise ValueError(f"surface file {str(path)!r}: triangle vertex indices must be in 0..{len(points) - 1} "
+                         f"(the {len(points)} vertices); got values from {lo} to {hi}")
+    return points, faces.astype(np.int64)
 
 
 def load_surface(path, *, units: str = "mm", closed: bool = False) -> Surface:
@@ -142,10 +177,19 @@ def load_surface(path, *, units: str = "mm", closed: bool = False) -> Surface:
     p = existing_file(path)
     ext = extension(p, SURFACE_FORMATS)
     _, scale = unit_scale(units, "mm")
-    points, faces = SURFACE_FORMATS[ext][0](p)
-    if len(faces) == 0:
-        raise ValueError(f"surface file {str(p)!r} holds no triangles")
-    surface = surface_from_faces(np.asarray(points, dtype=np.float64) * scale, faces)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # meshio/nibabel warn on odd files; problems are checked below
+        points, faces = SURFACE_FORMATS[ext][0](p)
+    points, faces = _checked(p, points, faces)
+    if np.abs(points).max() * scale > 1e3:
+        raise ValueError(f"surface file {str(p)!r}: vertex coordinates must lie within ±1000 m (read as {units}); "
+                         f"got up to {np.abs(points).max() * scale:.3g} m")
+    try:
+        surface = surface_from_faces(points * scale, faces)
+    except ValueError as exc:
+        raise ValueError(f"surface file {str(p)!r}: {exc}") from None
     if closed:
         check_closed(surface, f"surface in {str(p)!r}")
     return surface

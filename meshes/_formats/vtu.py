@@ -12,10 +12,37 @@ from .._mesh import MeshHead
 def _read_meshio(path: Path):
     import meshio
 
+    import warnings
+
     try:
-        return meshio.read(path, file_format="vtu")
-    except Exception as exc:  # meshio raises ReadError, ValueError, ParseError... on broken files
-        raise ValueError(f"cannot read VTU file {str(path)!r}: {type(exc).__name__}: {exc}") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # meshio warns on odd files; problems are checked below
+            mesh = meshio.read(path, file_format="vtu")
+    except (Exception, SystemExit) as exc:  # meshio raises ReadError, ParseError... and calls exit()
+        raise ValueError(f"cannot read VTU file {str(path)!r}: expected a VTK XML unstructured grid; "
+                         f"meshio failed with {type(exc).__name__}: {exc}") from exc
+    n = len(mesh.points)
+    points = np.asarray(mesh.points)
+    if points.ndim != 2 or points.shape[1] < 3 or not np.issubdtype(points.dtype, np.floating) \
+            and not np.issubdtype(points.dtype, np.integer):
+        raise ValueError(f"VTU file {str(path)!r}: points must be real (n, 3) coordinates; "
+                         f"got {points.dtype} array of shape {points.shape}")
+    if not np.isfinite(points.astype(np.float64)).all():
+        raise ValueError(f"VTU file {str(path)!r}: points must be finite")
+    for block in mesh.cells:
+        data = np.asarray(block.data)
+        if data.size and (not np.issubdtype(data.dtype, np.integer) or data.min() < 0 or data.max() >= n):
+            raise ValueError(f"VTU file {str(path)!r}: {block.type} connectivity must be point indices "
+                             f"0..{n - 1}; got values {data.min()}..{data.max()} ({data.dtype})")
+    for key, blocks in mesh.cell_data.items():
+        for block, values in zip(mesh.cells, blocks):
+            if len(values) != len(block.data):
+                raise ValueError(f"VTU file {str(path)!r}: cell array {key!r} has {len(values)} values for "
+                                 f"{len(block.data)} {block.type} cells")
+    for key, values in mesh.point_data.items():
+        if len(values) != n:
+            raise ValueError(f"VTU file {str(path)!r}: point array {key!r} has {len(values)} values for {n} points")
+    return mesh
 
 
 def read(path: Path, *, units=None, conductivity=None, name=None) -> MeshHead:

@@ -125,3 +125,13 @@ def test_clearance_check_near_a_dipole_coil_stays_small_in_memory():
 def test_coil_builders_refuse_implausible_sizes(outer, likely):
     with pytest.raises(ValueError, match=rf"builder dimensions are in metres .* given in {likely}\?"):
         coils.figure8_coil("x", 0.3 * outer, outer, 10)
+
+
+@pytest.mark.parametrize("text, hint", [("1e9A/us", "A/s or A/ms given as A/µs?"), ("5000T", "mT given as T?"),
+                                        ("1e6V/m", "mV/m given as V/m?"), ("5000%RMT", "above 1000 % RMT")])
+def test_implausible_intensities_are_refused_with_the_likely_mistake(text, hint):
+    s = Setup(head="rat", coil="rodent_8mm_round")  # no stimulator: the %MSO limit cannot catch these
+    with pytest.raises(DoseError, match="is implausible: above") as info:
+        dose(s, text)
+    assert hint in str(info.value)
+    assert dose(s, "100A/us")[0].didt == pytest.approx(1e8)

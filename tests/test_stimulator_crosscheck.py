@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 from click.testing import CliRunner
 
 from coils import load_coil
@@ -45,3 +46,16 @@ def test_cli_shows_estimate_and_second_route():
             assert NO_SECOND_SOURCE in line
         else:
             assert f"{p.crosscheck_didt / 1e6:.2f}" in line
+
+
+def test_bad_peak_field_file_names_file_and_line(tmp_path):
+    from efield.dose.stimulators import load_peak_fields
+
+    f = tmp_path / "peaks.csv"
+    f.write_text("# a comment\nstimulator,coil,b_peak_t,point_z_mm,flag,source\n"
+                 "Magstim Rapid,magstim_25mm_fig8,1.2,ten,V,x\n")
+    with pytest.raises(ValueError, match=r"peak-field file '.*peaks.csv': row 3 point_z_mm 'ten' is not a number"):
+        load_peak_fields(str(f))
+    f.write_bytes(b"stimulator,coil,b_peak_t\n\xff\xfe,x,1\n")
+    with pytest.raises(ValueError, match=r"peak-field file '.*peaks.csv' is not UTF-8 text"):
+        load_peak_fields(str(f))

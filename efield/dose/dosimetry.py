@@ -286,6 +286,23 @@ def _didt_of(setup: Setup, kind: str, value: float, notes: list[str]) -> float:
     raise DoseError(f"intensity kind {kind!r} cannot be converted")
 
 
+#: the largest plausible value (SI) of each intensity kind, and the unit mistake a larger one suggests
+PLAUSIBLE_MAX = {
+    "didt": (1e10, "10,000 A/µs; TMS stimulators deliver at most a few hundred A/µs — A/s or A/ms given as A/µs?"),
+    "b_peak": (20.0, "20 T; TMS coils reach a few tesla at most — mT given as T?"),
+    "e_field": (1e4, "10,000 V/m; TMS induces at most a few hundred V/m in the cortex — mV/m given as V/m?"),
+    "rmt": (1000.0, "1000 % RMT"),
+    "amt": (1000.0, "1000 % AMT"),
+}
+
+
+def _check_plausible(inten: Intensity) -> None:
+    """Refuse an intensity beyond what any TMS set-up delivers, naming the likely unit mistake."""
+    limit = PLAUSIBLE_MAX.get(inten.kind)
+    if limit is not None and max(inten.values) > limit[0]:
+        raise DoseError(f"intensity {inten} is implausible: above {limit[1]}")
+
+
 def dose(setup: Setup, intensity, *, limit_mso: bool = True) -> list[Dose]:
     """Cortical dose of ``intensity`` (text or :class:`Intensity`) for ``setup``: one :class:`Dose`
     per listed value; a range gives one Dose whose bands span it.
@@ -293,6 +310,7 @@ def dose(setup: Setup, intensity, *, limit_mso: bool = True) -> list[Dose]:
     ``limit_mso``: refuse (:class:`DoseError`) an intensity that needs more than 100 % of the
     stimulator's output (translation spans hypothetical set-ups and turns it off)."""
     inten = intensity if isinstance(intensity, Intensity) else parse_intensity(intensity)
+    _check_plausible(inten)
     out = []
     for point in inten.points:
         notes: list[str] = []

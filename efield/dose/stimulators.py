@@ -90,15 +90,13 @@ class StimulatorPair:
         return f"{what} ({self.flag}: {self.source})"
 
 
-def _rows(path: Path) -> list[dict]:
-    """The data rows of a stimulator CSV (lines starting with ``#`` are comments).
+def _table(path: Path, what: str, need: set[str]) -> list[tuple[int, dict]]:
+    """(line number, row dict) of a CSV whose ``#`` lines are comments, for the ``what`` file ``path``.
 
     Refuses with a ``ValueError`` naming the file: an unreadable or non-UTF-8 file, invalid CSV, missing
-    columns, a row with more cells than the header, and a row whose ``didt_max_aus`` is missing or not a
-    positive number or whose ``first_zero_us`` is not a positive number.  Row numbers in messages are the
-    line numbers in the file (comment lines counted)."""
+    columns ``need`` and a row with more cells than the header.  Line numbers count comment lines."""
     path = Path(path)
-    text = read_text(path, "stimulator file")
+    text = read_text(path, what)
     numbered = [(n, ln) for n, ln in enumerate(text.splitlines(keepends=True), start=1)
                 if not ln.lstrip().startswith("#")]
     consumed: list[int] = []
@@ -118,19 +116,26 @@ def _rows(path: Path) -> list[dict]:
             break
         except csv.Error as exc:
             line = consumed[-1] if consumed else 1
-            raise ValueError(f"stimulator file '{path}': line {line}: not valid CSV ({exc})") from None
+            raise ValueError(f"{what} '{path}': line {line}: not valid CSV ({exc})") from None
         if cells:
             records.append((consumed[before] if before < len(consumed) else consumed[-1], cells))
-    need = {"stimulator", "coil", "didt_max_aus"}
     header = [h.strip() for h in records[0][1]] if records else None
     if not header or not need <= set(header):
-        raise ValueError(f"stimulator file '{path}' must have columns {sorted(need)}; got {header}")
+        raise ValueError(f"{what} '{path}' must have columns {sorted(need)}; got {header}")
     rows = []
     for line, cells in records[1:]:
         if len(cells) > len(header):
-            raise ValueError(f"stimulator file '{path}': row {line} has {len(cells)} cells; at most the header's "
+            raise ValueError(f"{what} '{path}': row {line} has {len(cells)} cells; at most the header's "
                              f"{len(header)} are allowed (an unquoted comma?)")
-        r = dict(zip(header, [*cells, *[""] * (len(header) - len(cells))]))
+        rows.append((line, dict(zip(header, [*cells, *[""] * (len(header) - len(cells))]))))
+    return rows
+
+
+def _rows(path: Path) -> list[dict]:
+    """The data rows of a stimulator CSV, checked (see :func:`_table`); also refuses a row whose
+    ``didt_max_aus`` is missing or not a positive number or whose ``first_zero_us`` is not positive."""
+    rows = []
+    for line, r in _table(path, "stimulator file", {"stimulator", "coil", "didt_max_aus"}):
         if _float(r.get("didt_max_aus"), f"row {line} didt_max_aus", path) is None:
             raise ValueError(f"stimulator file '{path}': row {line} has no didt_max_aus")
         _float(r.get("first_zero_us"), f"row {line} first_zero_us", path)
@@ -268,15 +273,19 @@ def load_peak_fields(path: str | None = None) -> list[dict]:
     """Cited peak-B rows (``efield/dose/data/peak_fields.csv``, then ``path`` if given)."""
     rows = []
     for p in [_PEAK_FIELDS] + ([Path(path)] if path else []):
-        with open(p, newline="", encoding="utf-8") as fh:
-            lines = [ln for ln in fh if not ln.lstrip().startswith("#")]
-        for r in csv.DictReader(lines):
-            b = _float(r.get("b_peak_t"), "b_peak_t", p)
+        for line, r in _table(p, "peak-field file", {"stimulator", "coil", "b_peak_t"}):
+            b = _float(r.get("b_peak_t"), f"row {line} b_peak_t", p)
             if b is None:
                 continue
-            z = r.get("point_z_mm")
+            z = (r.get("point_z_mm") or "").strip()
+            try:
+                z_mm = float(z) if z else 0.0
+            except ValueError:
+                raise ValueError(f"peak-field file '{p}': row {line} point_z_mm {z!r} is not a number (mm)") from None
+            if not math.isfinite(z_mm):
+                raise ValueError(f"peak-field file '{p}': row {line} point_z_mm must be finite (mm); got {z!r}")
             rows.append({"stimulator": r["stimulator"].strip(), "coil": r["coil"].strip(), "b_peak_t": b,
-                         "point_z_mm": float(z) if z not in (None, "") else 0.0,
+                         "point_z_mm": z_mm,
                          "flag": (r.get("flag") or "").strip(), "source": (r.get("source") or str(p)).strip()})
     return rows
 

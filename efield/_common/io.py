@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["staged_directory", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
-           "json_text", "read_text"]
+           "json_text", "read_text", "csv_records", "csv_table"]
 
 #: a file every output directory of this tool carries, so --force only ever replaces our own output;
 #: it lists the files the run wrote (one relative path per line after the first line)
@@ -239,3 +239,58 @@ def read_text(path, what: str) -> str:
     except UnicodeDecodeError as exc:
         raise ValueError(f"{what} '{path}' is not UTF-8 text (byte {exc.start}: {exc.reason}); "
                          "save it as UTF-8 CSV") from None
+
+
+def csv_records(path, what: str, *, comments: bool = False, max_cell: int | None = None):
+    """Yield (first line, last line, cells) of each non-empty CSV record of the ``what`` file ``path``.
+
+    Line numbers are those of the file.  ``comments``: lines starting with ``#`` are skipped.
+    ``max_cell``: refuse cells longer than this many characters (default: the csv module's limit).
+    Unreadable, non-UTF-8 or invalid CSV gives a ``ValueError`` naming the file and line."""
+    import csv
+
+    path = Path(path)
+    lines = read_text(path, what).splitlines(keepends=True)
+    if comments:  # blank them out, so the reader's line numbers stay the file's
+        lines = ["\n" if ln.lstrip().startswith("#") else ln for ln in lines]
+    old_limit = csv.field_size_limit()
+    if max_cell is not None:
+        csv.field_size_limit(max_cell)
+    try:
+        reader = csv.reader(lines)
+        last = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line = reader.line_num
+                if max_cell is not None and "field larger than field limit" in str(exc):
+                    raise ValueError(f"{what} '{path}': line {line}: a cell is longer than the allowed {max_cell} "
+                                     f"characters (a broken quote, or not a {what}?)") from None
+                raise ValueError(f"{what} '{path}': line {line}: not valid CSV ({exc})") from None
+            if cells:
+                yield last + 1, reader.line_num, cells
+            last = reader.line_num
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def csv_table(path, what: str, need: set[str]) -> tuple[list[str], list[tuple[int, dict]]]:
+    """The header and the (line number, row dict) rows of a CSV with ``#`` comment lines (see
+    :func:`csv_records`).
+
+    Refuses with a ``ValueError`` naming the file: missing columns ``need`` and a row with more cells
+    than the header; rows with fewer cells get empty cells."""
+    records = list(csv_records(path, what, comments=True))
+    header = [h.strip() for h in records[0][2]] if records else None
+    if not header or not need <= set(header):
+        raise ValueError(f"{what} '{path}' must have columns {sorted(need)}; got {header}")
+    rows = []
+    for line, _, cells in records[1:]:
+        if len(cells) > len(header):
+            raise ValueError(f"{what} '{path}': row {line} has {len(cells)} cells; at most the header's "
+                             f"{len(header)} are allowed (an unquoted comma?)")
+        rows.append((line, dict(zip(header, [*cells, *[""] * (len(header) - len(cells))]))))
+    return header, rows

@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 
-from .._common.io import read_text
+from .._common.io import csv_records
 from .dosimetry import DoseError
 from .intensity import IntensityError, parse_intensity
 from .translation import Band, destination_setup, plausible_setups, translate
@@ -48,31 +48,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def _records(text: str, path: Path):
-    """(first line, last line, cells) of each CSV record of ``text``; csv errors become ValueError."""
-    lines = text.splitlines(keepends=True)
-    old_limit = csv.field_size_limit()
-    csv.field_size_limit(MAX_CELL_CHARS)
-    try:
-        reader = csv.reader(lines)
-        last = 0
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                line = reader.line_num
-                if "field larger than field limit" in str(exc):
-                    raise ValueError(f"protocol table '{path}': line {line}: a cell is longer than the allowed "
-                                     f"{MAX_CELL_CHARS} characters (a broken quote, or not a protocol table?)") from None
-                raise ValueError(f"protocol table '{path}': line {line}: not valid CSV ({exc})") from None
-            yield last + 1, reader.line_num, cells
-            last = reader.line_num
-    finally:
-        csv.field_size_limit(old_limit)
-
-
 def read_protocols(path) -> tuple[list[str], list[dict]]:
     """Read a protocol CSV; needs at least the columns ``species``, ``intensity``, ``intensity_unit``.
 
@@ -92,8 +67,7 @@ def read_protocols(path) -> tuple[list[str], list[dict]]:
       merged the rows after it).
     """
     path = Path(path)
-    text = read_text(path, "protocol table")
-    records = [r for r in _records(text, path) if r[2]]  # blank lines are skipped
+    records = list(csv_records(path, "protocol table", max_cell=MAX_CELL_CHARS))  # blank lines are skipped
     need = {"species", "intensity", "intensity_unit"}
     if not records:
         raise ValueError(f"protocol table '{path}' must have the columns {sorted(need)}; got an empty file")

@@ -19,7 +19,6 @@ ampere.  T is 4 × the first zero crossing of dI/dt where the table gives it.
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._common.io import read_text
+from .._common.io import csv_table
 
 __all__ = [
     "StimulatorPair",
@@ -90,52 +89,11 @@ class StimulatorPair:
         return f"{what} ({self.flag}: {self.source})"
 
 
-def _table(path: Path, what: str, need: set[str]) -> list[tuple[int, dict]]:
-    """(line number, row dict) of a CSV whose ``#`` lines are comments, for the ``what`` file ``path``.
-
-    Refuses with a ``ValueError`` naming the file: an unreadable or non-UTF-8 file, invalid CSV, missing
-    columns ``need`` and a row with more cells than the header.  Line numbers count comment lines."""
-    path = Path(path)
-    text = read_text(path, what)
-    numbered = [(n, ln) for n, ln in enumerate(text.splitlines(keepends=True), start=1)
-                if not ln.lstrip().startswith("#")]
-    consumed: list[int] = []
-
-    def lines():
-        for n, ln in numbered:
-            consumed.append(n)
-            yield ln
-
-    reader = csv.reader(lines())
-    records = []
-    while True:
-        before = len(consumed)
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            line = consumed[-1] if consumed else 1
-            raise ValueError(f"{what} '{path}': line {line}: not valid CSV ({exc})") from None
-        if cells:
-            records.append((consumed[before] if before < len(consumed) else consumed[-1], cells))
-    header = [h.strip() for h in records[0][1]] if records else None
-    if not header or not need <= set(header):
-        raise ValueError(f"{what} '{path}' must have columns {sorted(need)}; got {header}")
-    rows = []
-    for line, cells in records[1:]:
-        if len(cells) > len(header):
-            raise ValueError(f"{what} '{path}': row {line} has {len(cells)} cells; at most the header's "
-                             f"{len(header)} are allowed (an unquoted comma?)")
-        rows.append((line, dict(zip(header, [*cells, *[""] * (len(header) - len(cells))]))))
-    return rows
-
-
 def _rows(path: Path) -> list[dict]:
-    """The data rows of a stimulator CSV, checked (see :func:`_table`); also refuses a row whose
-    ``didt_max_aus`` is missing or not a positive number or whose ``first_zero_us`` is not positive."""
+    """The data rows of a stimulator CSV, checked (see :func:`efield._common.io.csv_table`); also refuses a
+    row whose ``didt_max_aus`` is missing or not a positive number or whose ``first_zero_us`` is not positive."""
     rows = []
-    for line, r in _table(path, "stimulator file", {"stimulator", "coil", "didt_max_aus"}):
+    for line, r in csv_table(path, "stimulator file", {"stimulator", "coil", "didt_max_aus"})[1]:
         if _float(r.get("didt_max_aus"), f"row {line} didt_max_aus", path) is None:
             raise ValueError(f"stimulator file '{path}': row {line} has no didt_max_aus")
         _float(r.get("first_zero_us"), f"row {line} first_zero_us", path)
@@ -273,7 +231,7 @@ def load_peak_fields(path: str | None = None) -> list[dict]:
     """Cited peak-B rows (``efield/dose/data/peak_fields.csv``, then ``path`` if given)."""
     rows = []
     for p in [_PEAK_FIELDS] + ([Path(path)] if path else []):
-        for line, r in _table(p, "peak-field file", {"stimulator", "coil", "b_peak_t"}):
+        for line, r in csv_table(p, "peak-field file", {"stimulator", "coil", "b_peak_t"})[1]:
             b = _float(r.get("b_peak_t"), f"row {line} b_peak_t", p)
             if b is None:
                 continue

@@ -19,12 +19,12 @@ so a row measured with another waveform than the calibration is not predicted (t
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .._common.io import csv_table
 from .dosimetry import DoseError, Setup, defaults, setup_rmt_mso
 from .stimulators import StimulatorError, load_stimulator_table, stimulator_pair
 
@@ -77,14 +77,15 @@ def _number(value, what: str, path, row: int) -> float:
 def load_published_thresholds(path: str | None = None) -> tuple[dict, ...]:
     """Rows of the published-threshold CSV (bundled file, or ``path``), checked; mso values in % MSO."""
     p = Path(path) if path else _DATA
-    with open(p, newline="", encoding="utf-8") as fh:
-        lines = [ln for ln in fh if not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
-    missing = [c for c in _COLUMNS if c not in (reader.fieldnames or [])]
+    try:  # comments, encoding, CSV errors and surplus cells as for every table (row numbers = file lines)
+        header, table = csv_table(p, "threshold file", set())
+    except ValueError as exc:
+        raise ThresholdFileError(str(exc)) from None
+    missing = [c for c in _COLUMNS if c not in header]
     if missing:
         raise ThresholdFileError(f"threshold file '{p}' lacks columns {missing}; needs {list(_COLUMNS)}")
     rows = []
-    for i, r in enumerate(reader, start=2):
+    for i, r in table:
         if r["threshold"].strip() != "rmt":
             raise ThresholdFileError(f"threshold file '{p}', row {i}: threshold must be 'rmt'; got {r['threshold']!r}")
         if r["waveform"].strip() not in ("monophasic", "biphasic"):

@@ -362,7 +362,7 @@ def spiral_coil(name: str, inner_diameter: float, outer_diameter: float, turns: 
 
 def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns: float,
                  layers: int = 1, *, wing_spacing: float | None = None, bend_angle: float = 0.0,
-                 fold_offset: float = 0.0, wing_stack: float = 0.0,
+                 fold_offset: float = 0.0, wing_stack: float = 0.0, top_wing: int = 1,
                  layer_spacing: float | None = None, z_bottom: float = 4e-3, sense: int = 1,
                  conductor_width: float | None = None, conductor_height: float = 0.0,
                  filaments: int | None = None, segments_per_turn: int | None = None, lead_gap: float = 2e-3,
@@ -372,9 +372,9 @@ def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns:
     The wings are centred at ``x = ±wing_spacing / 2``.  Their currents add under the coil
     centre along the y axis.  Current sense (``sense=+1``, the default): the +x wing circulates
     counter-clockwise seen from +z, so the current under the centre flows along −y and, for
-    dI/dt > 0, the primary E there points along +y (towards the handle).  This matches SimNIBS's
-    validated MagStim_D70.ccd (Drakaki et al. 2022) in this frame; SimNIBS's MagVenture models
-    (C-B60, Cool-B35) have the opposite sign (``sense=-1``).
+    dI/dt > 0, the primary E there points along +y (towards the handle).  SimNIBS's validated
+    MagVenture models (C-B60, Cool-B35, MC-B70; Drakaki et al. 2022) have this sign in this frame;
+    its MagStim_D70.ccd has the opposite one (``sense=-1``: E away from the handle).
 
     Parameters
     ----------
@@ -399,8 +399,10 @@ def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns:
     fold_offset : float, metres, >= 0
         Distance of each wing's fold line from the coil centre (0: the whole wing is rotated).
     wing_stack : float, metres, >= 0
-        The +x wing is raised by this height above the −x wing (stacked windings where
+        The ``top_wing`` is raised by this height above the other wing (stacked windings where
         overlapping wings cross).
+    top_wing : {+1, -1}
+        Which wing lies on top where they overlap: +1 the +x wing, −1 the −x wing.
     layer_spacing, z_bottom, conductor_width, conductor_height, filaments, segments_per_turn, lead_gap
         As in :func:`spiral_coil` (metres where dimensional).
     sense : {+1, -1}
@@ -418,6 +420,8 @@ def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns:
     spacing = 2 * g["r_out"] if wing_spacing is None else _positive(wing_spacing, "wing_spacing", "metres")
     stack = _positive(wing_stack, "wing_stack", "metres", allow_zero=True)
     fold = _positive(fold_offset, "fold_offset", "metres", allow_zero=True)
+    if top_wing not in (1, -1):
+        raise ValueError(f"top_wing must be +1 (the +x wing on top) or -1 (the -x wing); got {top_wing!r}")
     stack_height = g["height"] + (g["layers"] - 1) * g["layer_spacing"]
     if spacing < 2 * g["r_out"] * (1 - 1e-12) and (stack == 0 or stack < stack_height * (1 - 1e-12)):
         raise ValueError(
@@ -436,7 +440,7 @@ def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns:
         for dz, w in zip(g["dz"], g["fw"]):
             pts = _wing_path(g, int(side), np.pi / 2, dz)
             pts[:, 0] += side * spacing / 2
-            if side > 0:
+            if side == top_wing:
                 pts[:, 2] += stack
             chains.append(pts)
             weights.append(w)
@@ -452,5 +456,5 @@ def figure8_coil(name: str, inner_diameter: float, outer_diameter: float, turns:
             pts[out, 2] = g["z_bottom"] + u[out] * s + zr * c
     start, end, weight = _segments(chains, weights, g["sense"])
     meta = _geometry_meta(g, "figure8_coil", wing_spacing_m=spacing, bend_angle_rad=beta,
-                          fold_offset_m=fold, wing_stack_m=stack)
+                          fold_offset_m=fold, wing_stack_m=stack, top_wing=int(top_wing))
     return _finish(name, start, end, weight, meta, metadata, bent=bool(beta))

@@ -124,7 +124,8 @@ def _build(cid: str, segments_per_turn: int | None = None) -> Coil:
     if info["kind"] == "figure8":
         return figure8_coil(*args, wing_spacing=_mm(g, "wing_spacing"),
                             bend_angle=math.radians(float(g.get("bend_angle_deg", 0.0))),
-                            fold_offset=_mm(g, "fold_offset", 0.0), wing_stack=_mm(g, "wing_stack", 0.0), **common)
+                            fold_offset=_mm(g, "fold_offset", 0.0), wing_stack=_mm(g, "wing_stack", 0.0),
+                            top_wing=int(g.get("top_wing", 1)), **common)
     return spiral_coil(*args, **common)
 
 

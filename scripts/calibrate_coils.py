@@ -35,8 +35,8 @@ def _peak_root(build, ref, lo, hi):
 
 def _mcb70(spacing, bend_deg, fold, z_bottom, stack):
     return figure8_coil("mcb70", 0.024, 0.108, 10, wing_spacing=spacing, bend_angle=math.radians(bend_deg),
-                        fold_offset=fold, wing_stack=stack, z_bottom=z_bottom, conductor_height=6e-3,
-                        conductor_width=3.5e-3, sense=-1)
+                        fold_offset=fold, wing_stack=stack, top_wing=-1, z_bottom=z_bottom,
+                        conductor_height=6e-3, conductor_width=3.5e-3, sense=1)
 
 
 def _misfit(coil, ref) -> float:
@@ -50,11 +50,11 @@ def _misfit(coil, ref) -> float:
 def main(folder: Path) -> None:
     d70 = read_ccd(folder / "MagStim_D70.ccd")
     z = _peak_root(lambda zb: figure8_coil("d70", 0.056, 0.087, 9, wing_spacing=0.09, z_bottom=zb,
-                                           conductor_height=5e-3, conductor_width=1.75e-3), d70, 4e-3, 9e-3)
+                                           conductor_height=5e-3, conductor_width=1.75e-3, sense=-1), d70, 4e-3, 9e-3)
     print(f"magstim_70mm_fig8: casing_thickness_mm = {z * 1e3:.2f}")
     cb60 = read_ccd(folder / "MagVenture_C-B60.ccd")
     z = _peak_root(lambda zb: figure8_coil("cb60", 0.035, 0.075, 5, 2, z_bottom=zb, conductor_height=5.5e-3,
-                                           sense=-1), cb60, 3e-3, 8e-3)
+                                           sense=1), cb60, 3e-3, 8e-3)
     print(f"magventure_cb60: casing_thickness_mm = {z * 1e3:.2f}")
     mc = read_ccd(folder / "MagVenture_MC-B70.ccd")
 

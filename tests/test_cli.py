@@ -104,5 +104,5 @@ def test_field_on_a_mesh_head(tmp_path):
     res = CliRunner().invoke(main, ["field", "--coil", "magstim_25mm_fig8", "--head", "rat-mesh", "--didt", "50A/us",
                                     "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert "rat mesh (FEM)" in res.output
+    assert "rat-mesh (built-in mesh, FEM)" in res.output
     _not_blank(out / "field.png")

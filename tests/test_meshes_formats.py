@@ -56,6 +56,23 @@ def test_round_trip_with_tags_and_fields(tmp_path, head, fname, msh_format):
     assert_allclose(stored.nodes["phi"], phi, rtol=1e-14)
 
 
+@pytest.mark.parametrize("fname, msh_format", FORMATS)
+def test_surface_off_the_volume_mesh_round_trips_without_adding_nodes(tmp_path, head, fname, msh_format):
+    # a cortex surface whose vertices are not mesh nodes (as in the built-in rodent heads) is
+    # stored as extra points; reading it back must give the same volume mesh, not unused nodes
+    from dataclasses import replace
+
+    cortex = icosphere(0.004, 2, center=(0.01, 0.01, 0.01))
+    h = replace(head, cortex=cortex)
+    phi = np.arange(h.n_nodes, dtype=float)
+    path = save_head(h, tmp_path / fname, fields={"phi": phi}, msh_format=msh_format)
+    back = load_head(path)
+    assert back.n_nodes == h.n_nodes and back.validate()["unused_nodes"] == 0
+    assert back.provenance["points_not_in_tets"] == cortex.n_vertices
+    assert_allclose(back.cortex.vertices, cortex.vertices, rtol=1e-12, atol=1e-15)
+    assert_allclose(load_head_fields(path).nodes["phi"], phi)
+
+
 def test_msh_is_in_mm_and_vtu_in_metres(tmp_path, head):
     save_head(head, tmp_path / "h.msh")
     save_head(head, tmp_path / "h.vtu")

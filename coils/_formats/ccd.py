@@ -12,12 +12,15 @@ and ``docs/documentation/coils.rst``; no code copied):
   ampere of coil current: SimNIBS computes ``A = 1e-7 · dI/dt · m × r / |r|³`` (r in metres), which
   is the dipole vector potential ``μ0/(4π) m × r / r³`` times dI/dt.
 
-Frames.  SimNIBS's coil frame has +z pointing INTO the head and +y along the handle
-(``docs/documentation/sim_struct/position.rst``: a coil on top of the head has its z axis along
-the head's −z; x = y × z), so its dipoles sit at z < 0.  Our frame (:mod:`coils._model`) has +z
-away from the head.  Both frames share the origin (coil centre on the bottom surface) and the y
-axis, so the change is the proper rotation by 180° about y: ``(x, y, z) → (−x, y, −z)``, applied to
-positions and moments alike.  It is its own inverse.
+Frames.  SimNIBS's coil frame has +z pointing INTO the head and +y pointing AWAY from the handle
+(the handle prolongs the -y axis: the casings shipped with SimNIBS's validated models extend to
+-79 mm (MagStim D70) and -121 mm (MagVenture C-B60) along y against +60 and +49 mm on the other
+side, and SimNIBS's coil-axes figure draws y away from the handle); x = y × z.  Our frame
+(:mod:`coils._pose`) has +y along the handle and +z away from the head.  Both frames share the
+origin (coil centre on the bottom surface) and the x axis, so the change is the proper rotation by
+180° about x: ``(x, y, z) → (x, −y, −z)``, applied to positions and moments alike.  It is its own
+inverse.  A SimNIBS ``matsimnibs`` is therefore ``M_ours @ diag(1, −1, −1, 1)``
+(:mod:`efield.targeting.navigation`).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from .._model import Coil
 __all__ = ["read_ccd", "write_ccd", "SIMNIBS_TO_COIL", "to_simnibs", "from_simnibs"]
 
 #: rotation from SimNIBS's coil frame to ours (and back: it is an involution)
-SIMNIBS_TO_COIL = np.diag([-1.0, 1.0, -1.0])
+SIMNIBS_TO_COIL = np.diag([1.0, -1.0, -1.0])
 
 
 def from_simnibs(vectors: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ weight.  Untagged elements have weight 1.  Segments of weight 0 carry no current
 written.
 
 Frames: as for ``.ccd`` files (:mod:`coils._formats.ccd`): SimNIBS's coil z points into the head,
-converted with ``(x, y, z) → (−x, y, −z)``.  Sampled grids (type 3) and casing models are not read.
+converted with ``(x, y, z) → (x, −y, −z)`` (see :mod:`coils._formats.ccd`).  Sampled grids (type 3) and casing models are not read.
 """
 
 from __future__ import annotations

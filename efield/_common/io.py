@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["staged_directory", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
-           "json_text", "read_text", "csv_records", "csv_table"]
+           "json_text", "read_text", "csv_records", "csv_table", "csv_delimiter", "CSV_DELIMITERS"]
 
 #: a file every output directory of this tool carries, so --force only ever replaces our own output;
 #: it lists the files the run wrote (one relative path per line after the first line)
@@ -77,8 +77,17 @@ def _written_files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MARKER)
 
 
+def _is_empty_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and not any(path.iterdir())
+    except OSError:
+        return False
+
+
 def _check_replaceable(path: Path) -> None:
-    """Refuse to replace ``path`` unless it is an untouched earlier output of this tool."""
+    """Refuse to replace ``path`` unless it is empty or an untouched earlier output of this tool."""
+    if _is_empty_dir(path):
+        return
     marker = path / MARKER
     if not marker.is_file():
         raise OutputExistsError(f"output directory '{path}' exists and was not written by efield (no {MARKER} "
@@ -134,6 +143,34 @@ def _remove_stale_staging(path: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+def _check_existing(path: Path, force: bool) -> None:
+    if _is_empty_dir(path):
+        return
+    if not force:
+        raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
+    _check_replaceable(path)
+
+
+def check_output_directory(path, force: bool = False) -> Path:
+    """Check, before any computation, that :func:`staged_directory` may write ``path``.
+
+    An empty existing folder is accepted (with or without ``force``); a non-empty one needs
+    ``force`` and must be an untouched earlier output of this tool.  Creates the parent folders.
+    Raises :class:`OutputError` naming the folder.  Returns ``path`` as a :class:`~pathlib.Path`.
+    """
+    path = Path(path)
+    _check_output_path(path)
+    if path.exists():
+        _check_existing(path, force)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error(exc, f"the folder '{path.parent}'") from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write in '{path.parent}' (permission denied); choose another --out")
+    return path
+
+
 @contextlib.contextmanager
 def staged_directory(path, force: bool = False):
     """Yield a fresh temporary directory next to ``path``; on success it replaces ``path``.
@@ -143,20 +180,11 @@ def staged_directory(path, force: bool = False):
     removed and ``path`` is untouched.  Raises :class:`OutputError` (an ``OSError``) with a message
     naming the folder for every refusal and for unwritable locations.
     """
-    path = Path(path)
-    _check_output_path(path)
-    if path.exists() and not force:
-        raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise _os_error(exc, f"the folder '{path.parent}'") from None
+    path = check_output_directory(path, force)
     with _folder_lock(path):
         _remove_stale_staging(path)
         if path.exists():  # checked again under the lock
-            if not force:
-                raise OutputExistsError(f"output directory '{path}' exists; pass --force to replace it")
-            _check_replaceable(path)
+            _check_existing(path, force)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
             (tmp / MARKER).write_text(_MARKER_HEAD + "\n", encoding="utf-8")
@@ -241,11 +269,54 @@ def read_text(path, what: str) -> str:
                          "save it as UTF-8 CSV") from None
 
 
-def csv_records(path, what: str, *, comments: bool = False, max_cell: int | None = None):
+#: delimiters a CSV table may use: comma, semicolon (European spreadsheets), tab and pipe
+CSV_DELIMITERS = ",;\t|"
+
+
+def _sniff_delimiter(lines: list[str]) -> str:
+    """The delimiter of a CSV whose (comment-blanked) ``lines`` are given: ``","`` unless the header (the
+    first non-blank line) is a single comma-separated column that holds ``;``, a tab or ``|``; then the one
+    :class:`csv.Sniffer` finds among those on the first lines (falling back to the most frequent one in the
+    header)."""
+    import csv
+
+    head = [ln for ln in lines if ln.strip()][:5]
+    if not head:
+        return ","
+    first = head[0]
+    try:
+        cells = next(csv.reader([first]))
+    except (csv.Error, StopIteration):
+        return ","
+    others = [d for d in CSV_DELIMITERS if d != ","]
+    if len(cells) > 1 or not any(d in first for d in others):
+        return ","
+    try:
+        found = csv.Sniffer().sniff("".join(head), delimiters="".join(others)).delimiter
+    except csv.Error:
+        found = ""
+    if found not in others or found not in first:
+        found = max(others, key=first.count)
+    return found
+
+
+def csv_delimiter(path, what: str, *, comments: bool = False) -> str:
+    """The delimiter :func:`csv_records` uses for the ``what`` file ``path`` (see :func:`_sniff_delimiter`)."""
+    lines = read_text(path, what).splitlines(keepends=True)
+    if comments:
+        lines = ["\n" if ln.lstrip().startswith("#") else ln for ln in lines]
+    return _sniff_delimiter(lines)
+
+
+def csv_records(path, what: str, *, comments: bool = False, max_cell: int | None = None,
+                delimiter: str | None = None):
     """Yield (first line, last line, cells) of each non-empty CSV record of the ``what`` file ``path``.
 
     Line numbers are those of the file.  ``comments``: lines starting with ``#`` are skipped.
     ``max_cell``: refuse cells longer than this many characters (default: the csv module's limit).
+    ``delimiter``: one of :data:`CSV_DELIMITERS`; by default sniffed from the header: a header that is one
+    comma-separated column holding ``;``, tabs or ``|`` marks a file separated by those (a European
+    spreadsheet's ``;``, a tab-separated export); otherwise comma.
     Unreadable, non-UTF-8 or invalid CSV gives a ``ValueError`` naming the file and line."""
     import csv
 
@@ -253,11 +324,15 @@ def csv_records(path, what: str, *, comments: bool = False, max_cell: int | None
     lines = read_text(path, what).splitlines(keepends=True)
     if comments:  # blank them out, so the reader's line numbers stay the file's
         lines = ["\n" if ln.lstrip().startswith("#") else ln for ln in lines]
+    if delimiter is None:
+        delimiter = _sniff_delimiter(lines)
+    elif delimiter not in CSV_DELIMITERS:
+        raise ValueError(f"{what} '{path}': delimiter {delimiter!r} is not one of {list(CSV_DELIMITERS)}")
     old_limit = csv.field_size_limit()
     if max_cell is not None:
         csv.field_size_limit(max_cell)
     try:
-        reader = csv.reader(lines)
+        reader = csv.reader(lines, delimiter=delimiter)
         last = 0
         while True:
             try:
@@ -291,6 +366,6 @@ def csv_table(path, what: str, need: set[str]) -> tuple[list[str], list[tuple[in
     for line, _, cells in records[1:]:
         if len(cells) > len(header):
             raise ValueError(f"{what} '{path}': row {line} has {len(cells)} cells; at most the header's "
-                             f"{len(header)} are allowed (an unquoted comma?)")
+                             f"{len(header)} are allowed (an unquoted delimiter in a cell?)")
         rows.append((line, dict(zip(header, [*cells, *[""] * (len(header) - len(cells))]))))
     return header, rows

@@ -52,3 +52,26 @@ def as_vector3(value, name: str, unit: str, *, unit_length: bool = False) -> np.
             raise ValueError(f"{name} must be a non-zero direction; got (0, 0, 0)")
         arr = arr / norm
     return arr
+
+
+def did_you_mean(word, choices, n: int = 3) -> str:
+    """``" Did you mean 'a' or 'b'?"`` for the choices closest to ``word`` (case-insensitive), or ``""``.
+
+    Parameters
+    ----------
+    word : str
+        What was given.
+    choices : iterable of str
+        What is allowed.
+    n : int
+        At most this many suggestions.
+    """
+    import difflib
+
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    hits = difflib.get_close_matches(str(word).strip().lower(), list(lowered), n=n, cutoff=0.6)
+    if not hits:
+        return ""
+    names = [repr(lowered[h]) for h in hits]
+    return " Did you mean " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]) + "?"

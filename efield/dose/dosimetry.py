@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..physics.heads import BUILTIN_MESH_HEADS as MESH_HEADS  # noqa: F401  (re-exported name)
+from ..physics.heads import SPHERE_HEADS
 from .intensity import Intensity, parse_intensity
 from .stimulators import DEFAULT_PERIOD_S, StimulatorPair, b_per_ampere, didt_from_peak_b, stimulator_pair
 
@@ -83,8 +85,9 @@ class Setup:
         stim = self.stimulator or "its default stimulator"
         depth = "cortical surface" if self.target_depth is None else f"{self.target_depth * 1e3:.1f} mm deep"
         gap = f", {self.gap * 1e3:g} mm coil-scalp gap" if self.gap else ""
-        model = f"{self.head} (built-in mesh, FEM)" if self.head in MESH_HEADS else f"{self.head} sphere"
-        return f"{model}, {self.coil} on {stim}{gap}, target {depth} under the coil's hot spot"
+        from ..physics.heads import head_label
+
+        return f"{head_label(self.head)}, {self.coil} on {stim}{gap}, target {depth} under the coil's hot spot"
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
     from coils import load_coil
 
     from ..physics.fields import cortex_field, standard_pose, total_efield
-    from ..physics.metrics import half_max_depth, surface_metrics
+    from ..physics.metrics import hot_spot_depth, surface_metrics
 
     head = head_by_name(head_name)
     coil = load_coil(coil_id)
@@ -130,23 +133,21 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
     return UnitField(
         e_target=float(np.linalg.norm(e)), e_target_normal=float(e @ normal),
         peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],
-        half_max_depth_m=half_max_depth(placed, head, 1.0, m["peak_point_m"]),
+        half_max_depth_m=hot_spot_depth(placed, head, res),
         target_point=tuple(target.tolist()), b_ref_per_ampere=b_per_ampere(coil),
     )
 
 
 def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
     """Mesh heads: the target is the cortical hot spot (the reporting surface's peak |E|)."""
-    from ..physics.fields import total_efield
-    from ..physics.metrics import half_max_depth_along
+    from ..physics.metrics import hot_spot_depth
 
     if target_depth is not None:
         raise DoseError(f"target_depth is not supported on mesh head {head.name!r} yet: the target is the "
                         "hot spot on its reporting surface")
     k = int(res.magnitude.argmax())
     target, normal = res.points[k], res.normals[k]
-    # half-peak depth: walk inwards along the surface normal while inside the mesh
-    depth = half_max_depth_along(lambda pts: total_efield(placed, head, pts, 1.0), head, target, normal, 0.02)
+    depth = hot_spot_depth(placed, head, res)
     return UnitField(
         e_target=float(res.magnitude[k]), e_target_normal=float(res.efield[k] @ normal),
         peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],
@@ -155,24 +156,20 @@ def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
 
 
 #: head names: sphere heads, then the built-in meshes (rodents "<species>-mesh", culture "dish")
-MESH_HEADS = {"human-mesh": "human", "rat-mesh": "rat", "mouse-mesh": "mouse", "dish": "dish"}
+def head_by_name(name):
+    """Any head: a built-in name (spheres human/rat/mouse; meshes human-mesh/rat-mesh/mouse-mesh/dish),
+    a ``.msh``/``.vtu`` file or a SimNIBS ``m2m_<id>`` folder (see :mod:`efield.physics.heads`)."""
+    from ..physics.heads import load_any_head
+
+    return load_any_head(name)
 
 
-def head_by_name(name: str):
-    """A sphere head ("human", "rat", "mouse") or a built-in mesh head ("human-mesh", "rat-mesh",
-    "mouse-mesh", "dish")."""
-    from meshes import sphere_head
+def species_of(head_name) -> str:
+    """The species whose thresholds apply to a head ("cells" for the dish); see
+    :func:`efield.physics.heads.head_species` for file heads."""
+    from ..physics.heads import head_species
 
-    if name in MESH_HEADS:
-        from meshes._builtin import builtin_head
-
-        return builtin_head(MESH_HEADS[name])
-    return sphere_head(name)
-
-
-def species_of(head_name: str) -> str:
-    """The species whose thresholds apply to a head name ("cells" for the dish)."""
-    return "cells" if head_name == "dish" else head_name.split("-")[0]
+    return head_species(head_name)[0]
 
 
 def unit_field(setup: Setup, n_subdiv: int = 4) -> UnitField:
@@ -342,8 +339,8 @@ def dose(setup: Setup, intensity, *, limit_mso: bool = True) -> list[Dose]:
             amt_pct = 100.0 * mso / amt
             if point.kind != "amt":
                 notes.append(how)
-        model = ("second-order FEM on the built-in mesh, conductivities of meshes.DEFAULT_CONDUCTIVITY"
-                 if setup.head in MESH_HEADS else "sphere model (conductivity-independent)")
+        model = ("sphere model (conductivity-independent)" if str(setup.head) in SPHERE_HEADS
+                 else "second-order FEM on the mesh, tissue conductivities as listed in the head's provenance")
         notes.append(f"head: {setup.describe()}; {model}")
         out.append(Dose(
             setup=setup, intensity=point, didt=mid, didt_band=(lo, hi),

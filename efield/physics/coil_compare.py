@@ -56,9 +56,14 @@ class CoilComparison:
     def area_ratio(self) -> float:
         return self.area_a_m2 / self.area_b_m2
 
-    def within(self, tol: dict | None = None) -> bool:
-        """True when a reproduces b within ``tol`` (default :data:`TOLERANCES`)."""
-        t = TOLERANCES if tol is None else tol
+    def within(self, tol: dict | None = None, known: dict | None = None) -> bool:
+        """True when a reproduces b within ``tol`` (default :data:`TOLERANCES`); ``known`` holds a
+        preset's stated known deviations (``{"<pose>_<metric>": bound}``, from its TOML ``[validation]``)."""
+        t = dict(TOLERANCES if tol is None else tol)
+        for key, bound in (known or {}).items():
+            pose, _, metric = key.partition("_")
+            if pose == self.pose_name and metric in t:
+                t[metric] = float(bound)
         return (abs(self.peak_ratio - 1) <= t["peak"] and self.correlation >= t["correlation"]
                 and abs(self.depth_ratio - 1) <= t["depth"] and abs(self.area_ratio - 1) <= t["area"])
 

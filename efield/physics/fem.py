@@ -410,13 +410,16 @@ class FEMSolver:
         """Total E for ``coil`` (placed in the mesh frame) at ``didt`` (A/s); see :class:`FEMSolution`."""
         from .biot_savart import vector_potential
 
+        from .._common import progress
+
         didt = as_scalar(didt, "didt", "A/s")
-        t0 = time.perf_counter()
-        a_vert = vector_potential(coil, self.nodes)
-        t1 = time.perf_counter()
-        b = self.rhs(a_vert, didt)
-        phi, iters, rel, coarse_iters = self.solve_rhs(b)
-        t2 = time.perf_counter()
+        with progress.task(f"FEM solve ({self.n_dofs:,} unknowns)"):
+            t0 = time.perf_counter()
+            a_vert = vector_potential(coil, self.nodes)
+            t1 = time.perf_counter()
+            b = self.rhs(a_vert, didt)
+            phi, iters, rel, coarse_iters = self.solve_rhs(b)
+            t2 = time.perf_counter()
         timing = {"primary": t1 - t0, "solve": t2 - t1, "total": t2 - t0}
         return FEMSolution(self, coil, didt, phi, a_vert, iters, rel, timing, coarse_iters)
 

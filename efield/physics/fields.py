@@ -32,9 +32,27 @@ def mesh_solver(head, order: int = 2):
     key = (order,)
     per_head = _SOLVERS.setdefault(head, {})
     if key not in per_head:
+        from .._common import progress
+
         sigma = head.anisotropy if head.anisotropy is not None else head.sigma_per_tet
-        per_head[key] = FEMSolver(head.nodes, head.tets, sigma, order=order)
+        with progress.task(f"FEM set-up on {getattr(head, 'name', 'the mesh')} ({head.n_tets:,} tets, "
+                           f"P{order} matrix and multigrid)"):
+            per_head[key] = FEMSolver(head.nodes, head.tets, sigma, order=order)
     return per_head[key]
+
+
+def _solution(solver, coil, didt):
+    """The FEM solution of ``coil`` at ``didt`` on ``solver``; the last one is kept, so that the cortex
+    field and the depth profile of one pose need one solve."""
+    last = getattr(solver, "_last_solution", None)
+    if last is not None and last[0]() is coil and last[1] == didt:
+        return last[2]
+    sol = solver.solve(coil, didt)
+    try:
+        solver._last_solution = (weakref.ref(coil), didt, sol)
+    except TypeError:  # an object that cannot be weakly referenced: do not keep it
+        pass
+    return sol
 
 
 def _wire_samples(coil, lo, hi, spacing: float = 0.5e-3) -> np.ndarray:
@@ -113,7 +131,7 @@ def total_efield(coil, head, points, didt, *, backend: str | None = None) -> np.
             p = pts[outside[0]] * 1e3
             raise ValueError(f"points[{outside[0]}] at ({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm is outside the "
                              f"{head.name!r} mesh ({len(outside)} point(s) outside)")
-        return mesh_solver(head).solve(coil, didt).efield_at(pts)
+        return _solution(mesh_solver(head), coil, didt).efield_at(pts)
     if not _is_sphere_head(head):
         raise TypeError("head must be a sphere head (meshes.sphere_head) or a mesh head (meshes.builtin_head, "
                         f"meshes.load_head); got {type(head).__name__}")
@@ -231,7 +249,8 @@ def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None
     """Pose (4×4, metres) of a coil centred over the top (+z) of a head, handle along ``handle``.
 
     Sphere heads: over the top of the sphere.  Mesh heads: over the highest scalp point above the
-    frame origin (bregma for rodents, the anterior commissure in MNI space), with the scalp normal
+    frame origin (bregma for rodents, the anterior commissure in MNI space; the scalp's centre in a
+    subject's own frame), with the scalp normal
     averaged over a patch (:func:`efield.physics.placement.scalp_contact`); given ``coil`` (in its own
     frame), the coil is lifted until it rests on the scalp without cutting into it
     (:func:`efield.physics.placement.resting_pose`).  Dish: under the dish, facing up.
@@ -245,7 +264,9 @@ def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None
         return coil_pose(np.zeros(3), (0.0, 0.0, -1.0), handle, distance)
     if _is_mesh_head(head):
         v = head.scalp.vertices
-        near = np.linalg.norm(v[:, :2], axis=1)
+        # above the frame origin in MNI and bregma frames; above the scalp's centre in a subject's own frame
+        origin = np.zeros(2) if head.frame in ("MNI", "bregma") else v[:, :2].mean(axis=0)
+        near = np.linalg.norm(v[:, :2] - origin, axis=1)
         ring = near <= max(np.sort(near)[min(5, len(near) - 1)], 1e-9)
         k = np.flatnonzero(ring)[np.argmax(v[ring, 2])]
         normal = _patch_normal(head, v[k])

@@ -92,6 +92,20 @@ def _orient_away_from(nodes, tris, tets, tet_tags, tissue):
     return tris
 
 
+def _tet_nodes(mesh) -> np.ndarray:
+    """Indices (ascending) of the points of ``mesh`` that belong to at least one tetrahedron.
+
+    Surface-only points (e.g. a cortex surface that is not part of the volume mesh, as
+    :func:`save_head` appends) and points used by nothing are not volume nodes; they are kept
+    only as surface vertices, so a save/load round trip gives back the same volume mesh.
+    """
+    used = np.zeros(len(mesh.points), dtype=bool)
+    for block in mesh.cells:
+        if block.type == "tetra":
+            used[np.asarray(block.data, dtype=np.int64).ravel()] = True
+    return np.flatnonzero(used)
+
+
 def head_from_meshio(mesh, *, path, fmt: str, units: str, scale: float, conductivity, name,
                      tag_keys, frame: str = "head") -> MeshHead:
     """Build a :class:`MeshHead` from a ``meshio.Mesh`` (shared by the format modules)."""
@@ -116,6 +130,7 @@ def head_from_meshio(mesh, *, path, fmt: str, units: str, scale: float, conducti
     if not np.isfinite(nodes).all() or (len(nodes) and np.abs(nodes).max() > MAX_COORDINATE_M):
         raise ValueError(f"{str(path)!r}: node coordinates must be finite and within ±{MAX_COORDINATE_M:g} m "
                          f"(read as {units}); got up to {np.abs(nodes).max():.3g} m")
+    keep = _tet_nodes(mesh)
     surfaces = {}
     for what, candidates in (("scalp", SCALP_TAGS), ("cortex", CORTEX_TAGS)):
         for tag in candidates:
@@ -134,6 +149,11 @@ def head_from_meshio(mesh, *, path, fmt: str, units: str, scale: float, conducti
     for what in ("scalp", "cortex"):
         if what in surfaces:
             provenance[f"{what}_tag"] = surfaces[what + "_tag"]
+    if len(keep) < len(nodes):
+        provenance["points_not_in_tets"] = int(len(nodes) - len(keep))
+        renumber = np.full(len(nodes), -1, dtype=np.int64)
+        renumber[keep] = np.arange(len(keep))
+        nodes, tets = nodes[keep], renumber[tets]
     return MeshHead(
         name=name if name is not None else Path(path).name.split(".")[0],
         nodes=nodes, tets=tets, tags=tet_tags.astype(np.int32),
@@ -143,8 +163,9 @@ def head_from_meshio(mesh, *, path, fmt: str, units: str, scale: float, conducti
     )
 
 
-def fields_from_meshio(mesh, n_nodes: int) -> MeshFields:
-    """Node and tet fields of a ``meshio.Mesh`` (tet part only for cell data)."""
+def fields_from_meshio(mesh) -> MeshFields:
+    """Node and tet fields of a ``meshio.Mesh``: node data on the tet nodes (the nodes of
+    :func:`head_from_meshio`, same order), cell data on the tets only."""
     def shaped(a):
         a = np.asarray(a, dtype=np.float64)
         if a.ndim == 2 and a.shape[1] == 1:
@@ -153,7 +174,8 @@ def fields_from_meshio(mesh, n_nodes: int) -> MeshFields:
             return a.reshape(-1, 3, 3)
         return a
 
-    nodes = {k: shaped(v)[:n_nodes] for k, v in mesh.point_data.items() if k not in _RESERVED}
+    keep = _tet_nodes(mesh)
+    nodes = {k: shaped(v)[keep] for k, v in mesh.point_data.items() if k not in _RESERVED}
     tets = {}
     for k, blocks in mesh.cell_data.items():
         if k in _RESERVED:

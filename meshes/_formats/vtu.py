@@ -60,7 +60,7 @@ def read_fields(path: Path):
     from . import fields_from_meshio
 
     mesh = _read_meshio(path)
-    return fields_from_meshio(mesh, len(mesh.points))
+    return fields_from_meshio(mesh)
 
 
 def write(head: MeshHead, path: Path, *, fields) -> None:

@@ -1,0 +1,37 @@
+"""``efield demo``: the main job on built-in defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._shared import fail
+
+
+@click.command("demo")
+@click.option("--out", "out_dir", default="efield-demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing demo output directory.")
+@click.option("--subdiv", type=click.IntRange(2, 7), default=5, show_default=True)
+def demo_cmd(out_dir, force, subdiv):
+    """Run the main job on built-in defaults and write a results folder."""
+    from coils import list_coils
+
+    from ..demo import run_demo
+
+    click.echo(f"efield demo: {len(list_coils())} preset coils on their default sphere heads -> {out_dir}/", err=True)
+    try:
+        rows = run_demo(out_dir, force=force, n_subdiv=subdiv, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    except OSError as exc:
+        fail(exc)
+    click.echo((Path(out_dir) / "summary.md").read_text())
+    click.echo("Published protocols translated to human-equivalent doses "
+               f"({out_dir}/translation/translated.md, .csv, .png, assumptions.md):")
+    click.echo((Path(out_dir) / "translation" / "translated.md").read_text())
+    click.echo("Sphere vs built-in mesh heads (mesh_vs_sphere.md):")
+    click.echo((Path(out_dir) / "mesh_vs_sphere.md").read_text())
+    click.echo(f"Coil targeting (targeting/targeting.md; pose files and pictures in {out_dir}/targeting/*/):")
+    click.echo((Path(out_dir) / "targeting" / "targeting.md").read_text())
+    return rows
+
+

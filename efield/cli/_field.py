@@ -1,0 +1,192 @@
+"""``efield field``: the cortical field of one coil pose on any head."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ._shared import (
+    FORCE_HELP,
+    HEAD_HELP,
+    JSON_HELP,
+    MM_POSITIVE,
+    MSO,
+    STIMULATORS_HELP,
+    check_output,
+    echo_json,
+    fail,
+    load_coil,
+    load_head,
+    long_running,
+    resolve_intensity,
+    say,
+)
+
+METRIC_UNITS = {
+    "p999_vm": "V/m, 99.9th percentile of |E| over the cortex (area-weighted): the robust peak",
+    "peak_vm": "V/m, largest |E| at any cortex point",
+    "p99_vm": "V/m, 99th percentile of |E| over the cortex",
+    "p95_vm": "V/m, 95th percentile of |E| over the cortex",
+    "half_max_area_cm2": "cm², cortex area where |E| >= half the peak",
+    "half_max_depth_mm": "mm, depth below the cortex at which |E| falls to half its hot-spot value",
+}
+
+
+def _pose_from_file(path, name, coil_text):
+    """(pose 4×4 m, description, coil id or None, dI/dt A/s or None) from a pose file of any system."""
+    from ..targeting.navigation import read_pose_file
+
+    try:
+        pf = read_pose_file(path, name=name)
+    except (ValueError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--pose") from None
+    coil_id, didt = None, None
+    if pf.system == "efield":
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        coil_id, didt = record.get("coil"), record.get("didt")
+    if coil_text and coil_id and coil_text != coil_id:
+        say(f"note: {path} was written for coil {coil_id!r}; computing with --coil {coil_text!r} as asked")
+    notes = "; ".join(pf.notes)
+    return pf.pose, f"{pf.system} pose file {path}" + (f" ({notes})" if notes else ""), coil_id, didt
+
+
+def _best_pose(coil, head, target, direction, didt, stimulator):
+    from ..targeting.search import optimize_pose
+
+    try:
+        result = optimize_pose(coil, head, target, didt, direction=direction, stimulator=stimulator)
+    except ValueError as exc:
+        fail(exc)
+    return result.pose, f"best pose for target {target} ({result.quantity})"
+
+
+@click.command("field")
+@click.option("--coil", "coil_id", default=None,
+              help="Preset id (see `efield coils`) or a .ccd/.tcd coil file (default: the pose file's coil, "
+                   "else magstim_70mm_fig8).")
+@click.option("--head", "head_name", default=None, help=HEAD_HELP + " [default: human]")
+@click.option("--stimulator", default=None, help="Stimulator for --mso (default: the coil's own; see `efield stimulators`).")
+@click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False),
+              help=STIMULATORS_HELP)
+@click.option("--didt", "didt_text", default=None, help="Rate of change of the coil current, e.g. 100A/us.")
+@click.option("--mso", type=MSO, default=None, help="Intensity in % of the stimulator's maximum output.")
+@click.option("--pose", "pose_file", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Coil pose file: pose.json from `efield target`, or a SimNIBS matsimnibs, Brainsight or "
+                   "Localite file (default: over the top of the head).")
+@click.option("--pose-name", default=None, help="Which entry of a pose file holding several (name or index).")
+@click.option("--target", "target", default=None,
+              help="Put the coil at the best pose for this target (a name from `efield target --list`, "
+                   "mni:x,y,z, bregma:x,y,z or head:x,y,z in mm).")
+@click.option("--direction", default=None, help="With --target: the wanted field direction (see `efield target`).")
+@click.option("--distance", "distance_mm", type=MM_POSITIVE, default=0.0, show_default=True,
+              help="Extra gap between the coil bottom and the scalp for the default pose (mm).")
+@click.option("--out", "out_dir", default="efield-field", show_default=True, type=click.Path(file_okay=False),
+              help="Output folder (field file, picture, summary.json).")
+@click.option("--format", "fmt", type=click.Choice(["vtu", "npz"]), default="vtu", show_default=True,
+              help="Cortex field file: .vtu (ParaView) or .npz (numpy).")
+@click.option("--subdiv", type=click.IntRange(1, 7), default=5, show_default=True,
+              help="Cortex icosphere subdivision on sphere heads (5: 10,242 points).")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@long_running
+def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, pose_name, target, direction,
+              distance_mm, out_dir, fmt, subdiv, force, as_json):
+    """The cortical field of a coil on any head: at the default pose over the top, at a pose from a
+    file (--pose) or at the best pose for a target (--target); writes the field, a picture and a summary."""
+    if pose_file and target:
+        raise click.UsageError("give either --pose or --target, not both")
+    if pose_file and head_name is None:
+        raise click.UsageError("--pose needs --head: the head the pose was made for (the pose is in its frame)")
+    check_output(out_dir, force)
+    head_name = head_name or "human"
+    head = load_head(head_name)
+    pose, pose_desc, didt_from_file = None, "over the top of the head (standard pose)", None
+    if pose_file:
+        pose, pose_desc, file_coil, didt_from_file = _pose_from_file(pose_file, pose_name, coil_id)
+        coil_id = coil_id or file_coil
+    coil = load_coil(coil_id or "magstim_70mm_fig8")
+    if didt_from_file and not didt_text and mso is None:
+        didt, intensity = float(didt_from_file), f"dI/dt {didt_from_file / 1e6:.4g} A/µs (from {pose_file})"
+    else:
+        didt, intensity = resolve_intensity(coil, didt_text, mso, stimulator, table)
+    if target:
+        pose, pose_desc = _best_pose(coil, head, target, direction, didt, stimulator)
+    from ..physics.fields import cortex_field, standard_pose
+
+    try:
+        if pose is None:
+            pose = standard_pose(head, distance=distance_mm * 1e-3, coil=coil)
+        placed = coil.placed(pose)
+        result = cortex_field(placed, head, didt, n_subdiv=subdiv)
+    except ValueError as exc:
+        fail(exc)
+    summary = _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, pose, distance_mm)
+    _write(out_dir, force, fmt, coil, placed, result, summary)
+    if as_json:
+        echo_json(summary)
+        return
+    _print(summary, out_dir, fmt)
+
+
+def _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, pose, distance_mm) -> dict:
+    from ..physics.heads import head_label, head_species
+    from ..physics.metrics import hot_spot_depth, surface_metrics
+
+    m = surface_metrics(result)
+    depth = hot_spot_depth(placed, head, result, didt)
+    species, how = head_species(head_name, head)
+    return {
+        "coil": coil.name, "head": head_label(head_name, head), "head_spec": str(head_name),
+        "species": species, "species_from": how, "intensity": intensity, "didt_a_per_s": didt,
+        "pose": pose_desc, "pose_4x4_m": np.asarray(pose).tolist(),
+        "p999_vm": m["p999_vm"], "peak_vm": m["peak_vm"], "p99_vm": m["p99_vm"], "p95_vm": m["p95_vm"],
+        "half_max_area_cm2": m["half_max_area_m2"] * 1e4, "half_max_depth_mm": depth * 1e3,
+        "coil_scalp_extra_gap_mm": distance_mm, "units": METRIC_UNITS,
+        "not_modelled": coil.metadata.get("not_modelled", ""),
+    }
+
+
+def _write(out_dir, force, fmt, coil, placed, result, summary) -> None:
+    from .._common.io import json_text, staged_directory
+    from ..views.plots import render_shell_field
+
+    try:
+        with staged_directory(out_dir, force=force) as tmp:
+            _write_field(result, tmp / f"field.{fmt}")
+            render_shell_field(result.points, result.faces, result.magnitude, tmp / "field.png",
+                               segments=(placed.start, placed.end),
+                               dipoles=placed.dipole_position if placed.n_dipoles else None,
+                               title=f"{coil.name} on {summary['head']}\n{summary['intensity']}", camera="oblique")
+            (tmp / "summary.json").write_text(json_text(summary))
+    except OSError as exc:
+        fail(exc)
+
+
+def _print(s: dict, out_dir, fmt) -> None:
+    depth = "not reached" if s["half_max_depth_mm"] != s["half_max_depth_mm"] else f"{s['half_max_depth_mm']:.1f} mm"
+    click.echo(f"coil {s['coil']} on {s['head']}; {s['intensity']}; pose: {s['pose']}")
+    click.echo(f"  robust peak |E| on the cortex (99.9th percentile): {s['p999_vm']:.2f} V/m")
+    click.echo(f"  largest |E| {s['peak_vm']:.2f} V/m; 99th percentile {s['p99_vm']:.2f} V/m; "
+               f"95th percentile {s['p95_vm']:.2f} V/m")
+    click.echo(f"  cortex area with |E| >= half the peak: {s['half_max_area_cm2']:.2f} cm²; "
+               f"half-peak depth below the hot spot: {depth}")
+    click.echo(f"  species for thresholds: {s['species']} ({s['species_from']})")
+    click.echo(f"wrote {out_dir}/field.{fmt}, field.png, summary.json")
+
+
+def _write_field(result, path: Path) -> None:
+    if path.suffix == ".npz":
+        np.savez_compressed(path, points_m=result.points, efield_vm=result.efield, faces=result.faces,
+                            normals=result.normals, didt_a_per_s=result.didt,
+                            info=json.dumps(dict(result.info), default=str))
+        return
+    import meshio
+
+    mesh = meshio.Mesh(
+        result.points * 1e3, [("triangle", result.faces)],
+        point_data={"E_Vm": result.efield, "magnE_Vm": result.magnitude, "En_Vm": result.normal_component},
+    )
+    mesh.write(path)

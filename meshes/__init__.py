@@ -30,7 +30,7 @@ from ._mesh import (
     MeshHead,
     surface_from_faces,
 )
-from ._formats import MeshFields, load_head, load_head_fields, load_surface, save_head, save_surface
+from ._formats import MeshFields, load_head, load_head_fields, load_surface, save_head, save_subject_folder, save_surface
 
 __all__ += [
     "CONDUCTIVITY_SOURCES",
@@ -47,10 +47,11 @@ __all__ += [
     "load_head_fields",
     "load_surface",
     "save_head",
+    "save_subject_folder",
     "save_surface",
     "surface_from_faces",
 ]
 
-from ._builtin import builtin_head, culture_dish, list_builtin_heads  # noqa: E402
+from ._builtin import builtin_head, culture_dish, example_subject_affine, example_subject_folder, list_builtin_heads  # noqa: E402,E501
 
-__all__ += ["builtin_head", "culture_dish", "list_builtin_heads"]
+__all__ += ["builtin_head", "culture_dish", "example_subject_affine", "example_subject_folder", "list_builtin_heads"]

@@ -21,7 +21,7 @@ from ._mesh import MeshHead, surface_from_faces
 from ._surface import Surface, icosphere
 from ._voxel_head import human_head
 
-__all__ = ["builtin_head", "list_builtin_heads", "culture_dish"]
+__all__ = ["builtin_head", "list_builtin_heads", "culture_dish", "example_subject_folder", "example_subject_affine"]
 
 _HEADS = Path(__file__).parent / "data" / "heads"
 #: depth of the surface where E is reported below the brain surface (m), per rodent
@@ -103,3 +103,49 @@ def culture_dish(diameter: float = 0.035, depth: float = 0.002, edge: float | No
             "cortex": "cell layer, 1 % of the depth above the dish bottom"}
     return MeshHead(name="dish", nodes=nodes, tets=tets, tags=tags, cortex=cells, scalp=boundary, frame="dish",
                     provenance=prov)
+
+
+#: the made-up subject space of :func:`example_subject_folder`: MNI (mm) → subject (mm), a rigid motion
+#: (8° about z, 5° about x, then 4, −12, 18 mm), as a scanner frame differs from MNI's
+def example_subject_affine() -> np.ndarray:
+    """4×4 affine (mm) from MNI coordinates to the example subject's (see :func:`example_subject_folder`)."""
+    a, b = np.radians(8.0), np.radians(5.0)
+    rz = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    rx = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(b), -np.sin(b)], [0.0, np.sin(b), np.cos(b)]])
+    m = np.eye(4)
+    m[:3, :3] = rz @ rx
+    m[:3, 3] = [4.0, -12.0, 18.0]
+    return m
+
+
+def example_subject_folder(folder, *, voxel: float = 0.005, force: bool = False) -> Path:
+    """Write an example SimNIBS-style subject folder ``m2m_<id>/`` to try the subject workflow.
+
+    The head is the built-in human head meshed at ``voxel`` (m; 5 mm: about 0.15 M tets) and moved
+    from MNI space into a made-up subject space by :func:`example_subject_affine`, which is written
+    as ``toMNI/MNI2conform_12DOF.txt`` — as SimNIBS's ``charm`` leaves a subject's head in the
+    scanner frame of the T1 with its MNI transforms beside it.  It is not anybody's head.
+
+    Returns
+    -------
+    The folder (``folder``).
+    """
+    from dataclasses import replace
+
+    from ._formats import save_subject_folder
+
+    if not 0.002 <= voxel <= 0.01:
+        raise ValueError(f"voxel must be between 0.002 and 0.01 m (2-10 mm); got {voxel!r}")
+    head = human_head(_HEADS / "human_labels.npz", voxel=voxel)
+    m = example_subject_affine()
+
+    def move(p):
+        return (p * 1e3 @ m[:3, :3].T + m[:3, 3]) * 1e-3
+
+    scalp = surface_from_faces(move(head.scalp.vertices), head.scalp.faces)
+    cortex = surface_from_faces(move(head.cortex.vertices), head.cortex.faces)
+    name = Path(folder).name[4:] or "example"
+    moved = replace(head, name=name, nodes=move(head.nodes), scalp=scalp, cortex=cortex, frame="head",
+                    provenance={**head.provenance, "example_subject": "built-in human head moved by "
+                                "meshes.example_subject_affine(); not a real subject"})
+    return save_subject_folder(moved, folder, mni_to_head_mm=m, force=force)

@@ -55,3 +55,14 @@ def random_closed_polyline(rng, n=40, center=(0.0, 0.0, 0.12), scale=0.03):
     r = scale * (1 + 0.3 * rng.uniform(-1, 1, n))
     pts = np.stack([r * np.cos(th), r * np.sin(th), 0.01 * rng.uniform(-1, 1, n)], axis=1) + center
     return Coil("wiggly", pts, np.roll(pts, -1, axis=0), np.ones(n))
+
+
+
+@pytest.fixture(scope="session")
+def subject_folder(tmp_path_factory):
+    """A SimNIBS-style subject folder ``m2m_sub01/`` (the built-in human head at 5 mm voxels, moved into a
+    made-up subject space; ``meshes.example_subject_folder``).  Returns (folder, MNI → subject affine, mm)."""
+    from meshes import example_subject_affine, example_subject_folder
+
+    folder = example_subject_folder(tmp_path_factory.mktemp("subjects") / "m2m_sub01")
+    return folder, example_subject_affine()

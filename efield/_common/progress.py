@@ -68,7 +68,10 @@ def reporting(reporter):
 
 class RichReporter:
     """Draws each step on stderr with a spinner, a bar (when the total is known), elapsed time and
-    an estimate of the time left; finished steps stay as one line with their duration."""
+    an estimate of the time left; finished steps of at least ``SHOW_AFTER_S`` seconds stay as one line
+    with their duration."""
+
+    SHOW_AFTER_S = 0.5
 
     def __init__(self, console=None):
         from rich.console import Console
@@ -96,7 +99,9 @@ class RichReporter:
     def finish(self, handle):
         label, t0 = self._started.pop(handle)
         self._progress.remove_task(handle)
-        self._console.print(f"  {label}: done in {time.perf_counter() - t0:.1f} s", highlight=False)
+        seconds = time.perf_counter() - t0
+        if seconds >= self.SHOW_AFTER_S:
+            self._console.print(f"  {label}: done in {seconds:.1f} s", highlight=False)
 
     def close(self):
         self._progress.stop()

@@ -96,7 +96,7 @@ def _m2m_mesh(folder: Path) -> tuple[Path, str]:
 def _read_mni_affine(path: Path) -> np.ndarray:
     from .._common.io import read_text
 
-    text = read_text(path)
+    text = read_text(path, "MNI transform")
     try:
         rows = [[float(x) for x in ln.replace(",", " ").split()] for ln in text.splitlines()
                 if ln.strip() and not ln.lstrip().startswith("#")]

@@ -32,25 +32,40 @@ def half_max_depth(coil, head, didt, peak_point, *, samples: int = 400, backend:
     return half_crossing(depth, mag)
 
 
-def hot_spot_depth(coil, head, result, didt: float = 1.0) -> float:
-    """Half-peak depth (m) under the cortical |E| hot spot: the depth below the cortex at which |E|
-    falls to half its value there — one definition for every command and head.
+#: tissue tags counted as brain for the half-value depth on mesh heads (WM, GM, one-compartment brain)
+BRAIN_TAGS = (1, 2, 11)
 
-    Sphere heads: along the radius through the hot spot (:func:`half_max_depth`).  Mesh heads:
-    inwards along the cortex normal at the hot spot while inside the mesh, at most 20 mm
-    (:func:`half_max_depth_along`).  NaN if |E| never falls to half.
+
+def hot_spot_depth(coil, head, result, didt: float = 1.0) -> float:
+    """Half-value depth d½ (m; Deng et al. 2013): how deep below the cortical surface the brain still
+    sees at least half of the peak cortical |E| — one definition for every command and head.
+
+    Sphere heads: along the radius through the hot spot (:func:`half_max_depth`), where |E| falls
+    monotonically.  Mesh heads: the deepest brain tetrahedron (tags 1, 2, 11) whose |E| is at least
+    half the peak |E| on the reporting surface, its depth being the distance of its centroid from the
+    nearest surface vertex on the inner side (a folded cortex has no single radius; a line from the
+    hot spot can cross sulci, where |E| jumps with the conductivity).  NaN if no brain tet reaches half.
 
     Parameters
     ----------
     coil : coils.Coil placed in the head frame
     head : SphereHead or MeshHead
-    result : FieldResult of ``coil`` on ``head`` (its ``points`` (n, 3) m, ``normals``, ``magnitude``)
-    didt : float, A/s (the depth does not depend on it)
+    result : FieldResult of ``coil`` on ``head`` at ``didt`` (``points`` (n, 3) m, ``normals``, ``magnitude`` V/m)
+    didt : float, A/s — the dI/dt of ``result``
     """
+    from scipy.spatial import cKDTree
+
+    from .fields import _solution, mesh_solver
     from .placement import is_sphere_head
 
     k = int(np.argmax(result.magnitude))
     if is_sphere_head(head):
         return half_max_depth(coil, head, didt, result.points[k])
-    return half_max_depth_along(lambda pts: total_efield(coil, head, pts, didt), head, result.points[k],
-                                result.normals[k], 0.02)
+    e = np.linalg.norm(_solution(mesh_solver(head), coil, didt).efield_tets, axis=1)
+    sel = np.isin(head.tags, BRAIN_TAGS) & (e >= 0.5 * float(result.magnitude[k]))
+    if not sel.any():
+        return float("nan")
+    centroids = head.tet_centroids[sel]
+    dist, nearest = cKDTree(result.points).query(centroids)
+    inside = np.einsum("ij,ij->i", centroids - result.points[nearest], result.normals[nearest]) < 0
+    return float(np.max(np.where(inside, dist, 0.0)))

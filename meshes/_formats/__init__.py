@@ -31,7 +31,7 @@ from .._mesh import (
 )
 from .surface import SURFACE_FORMATS, atomic_target, existing_file, extension, load_surface, save_surface, unit_scale
 
-__all__ = ["MeshFields", "load_head", "load_head_fields", "save_head", "load_surface", "save_surface",
+__all__ = ["MeshFields", "load_head", "load_head_fields", "save_head", "save_subject_folder", "load_surface", "save_surface",
            "HEAD_FORMATS", "SURFACE_FORMATS"]
 
 #: Tags of the triangles kept as scalp and as cortex (first match wins).
@@ -352,3 +352,36 @@ def save_head(head: MeshHead, path, *, fields: Mapping[str, Any] | None = None, 
         module.write(head, tmp, fields=checked, **options)
     return p
 
+
+
+def save_subject_folder(head: MeshHead, folder, *, mni_to_head_mm=None, msh_format: str = "2.2-binary",
+                        force: bool = False) -> Path:
+    """Write ``head`` as a SimNIBS-style subject folder ``m2m_<id>/``: ``<id>.msh`` (mm) and, given
+    ``mni_to_head_mm``, ``toMNI/MNI2conform_12DOF.txt`` (the 4×4 affine MNI → head frame, mm).
+
+    Only what this toolkit (and SimNIBS's mesh readers) use is written: no T1, no segmentation.
+
+    Parameters
+    ----------
+    head : MeshHead in its own (subject) frame, metres
+    folder : path whose name is ``m2m_<id>``; created (its parent must exist)
+    mni_to_head_mm : (4, 4) float array, optional — affine from MNI coordinates (mm) to the head's (mm)
+    msh_format, force : as in :func:`save_head`
+
+    Returns
+    -------
+    The folder.
+    """
+    folder = Path(os.fspath(folder))
+    if not folder.name.startswith("m2m_") or len(folder.name) <= 4:
+        raise ValueError(f"a SimNIBS subject folder is named m2m_<id>; got {folder.name!r}")
+    sub = folder.name[4:]
+    (folder / "toMNI").mkdir(parents=True, exist_ok=True)
+    save_head(head, folder / f"{sub}.msh", msh_format=msh_format, force=force)
+    if mni_to_head_mm is not None:
+        m = np.asarray(mni_to_head_mm, dtype=float)
+        if m.shape != (4, 4) or not np.isfinite(m).all():
+            raise ValueError(f"mni_to_head_mm must be a finite 4x4 affine (mm); got shape {m.shape}")
+        with atomic_target(folder / "toMNI" / "MNI2conform_12DOF.txt", force=force) as tmp:
+            np.savetxt(tmp, m, fmt="%.10g")
+    return folder

@@ -12,12 +12,13 @@ import math
 import re
 from pathlib import Path
 
-from .._common.io import csv_records
+from .._common.io import csv_delimiter, csv_records
 from .dosimetry import DoseError
 from .intensity import IntensityError, parse_intensity
 from .translation import Band, destination_setup, plausible_setups, translate
 
-__all__ = ["read_protocols", "translate_rows", "write_translation", "ADDED_COLUMNS", "BUNDLED_PROTOCOLS"]
+__all__ = ["read_protocols", "translate_rows", "write_translation", "ADDED_COLUMNS", "BUNDLED_PROTOCOLS",
+           "match_coil", "match_stimulator", "CoilMatch", "COIL_ALIASES"]
 
 #: the example table shipped with the project (published protocols from review papers)
 BUNDLED_PROTOCOLS = Path(__file__).parent / "data" / "protocols_from_reviews.csv"
@@ -49,7 +50,13 @@ _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def read_protocols(path) -> tuple[list[str], list[dict]]:
-    """Read a protocol CSV; needs at least the columns ``species``, ``intensity``, ``intensity_unit``.
+    """Read a protocol CSV; needs at least the columns ``species`` and ``intensity``.
+
+    The unit is written in the ``intensity`` cell ("30 %MSO", "120% RMT", "1.2 T", "155 A/us") or in an
+    optional ``intensity_unit`` column (a row giving both must give the same unit).  The delimiter is a
+    comma, or a semicolon, tab or ``|`` found from the header (see :func:`efield._common.io.csv_records`);
+    in a semicolon-separated file (European spreadsheets) a decimal comma in the ``intensity``, ``rmt_mso``
+    and ``amt_mso`` cells ("1,2 T", "30,5") is read as a decimal point, and the row's assumptions say so.
 
     Optional columns: ``coil`` and ``stimulator`` (preset id / name, free text or "not reported"),
     ``rmt_mso`` and ``amt_mso`` (the source's resting and active motor thresholds in % MSO).
@@ -67,8 +74,9 @@ def read_protocols(path) -> tuple[list[str], list[dict]]:
       merged the rows after it).
     """
     path = Path(path)
-    records = list(csv_records(path, "protocol table", max_cell=MAX_CELL_CHARS))  # blank lines are skipped
-    need = {"species", "intensity", "intensity_unit"}
+    delim = csv_delimiter(path, "protocol table")
+    records = list(csv_records(path, "protocol table", max_cell=MAX_CELL_CHARS, delimiter=delim))  # blank lines skipped
+    need = {"species", "intensity"}
     if not records:
         raise ValueError(f"protocol table '{path}' must have the columns {sorted(need)}; got an empty file")
     _, _, header = records[0]
@@ -94,7 +102,7 @@ def read_protocols(path) -> tuple[list[str], list[dict]]:
             # an unterminated quote swallows the following lines: a multi-line cell holding whole rows
             if "\n" in cell or "\r" in cell:
                 tail = cell.splitlines()[1:]
-                if any(ln.count(",") >= n - 1 for ln in tail if n > 1):
+                if any(ln.count(delim) >= n - 1 for ln in tail if n > 1):
                     raise ValueError(
                         f"protocol table '{path}': line {first}: a quoted cell runs over lines {first}-{last} and "
                         "holds what look like whole rows (an unterminated quote?); a cell may span lines "
@@ -102,12 +110,36 @@ def read_protocols(path) -> tuple[list[str], list[dict]]:
         if len(cells) > n:
             surplus.append(f"line {first} has {len(cells)} cells")
             continue
-        rows.append(dict(zip(fieldnames, [*cells, *[""] * (n - len(cells))])))
+        row = dict(zip(fieldnames, [*cells, *[""] * (n - len(cells))]))
+        if delim == ";":
+            _read_decimal_commas(row)
+        rows.append(row)
     if surplus:
         more = f" (and {len(surplus) - 5} more rows)" if len(surplus) > 5 else ""
+        sep = {",": "comma", ";": "semicolon", "\t": "tab", "|": "'|'"}[delim]
         raise ValueError(f"protocol table '{path}': rows may have at most the header's {n} cells; "
-                         f"{'; '.join(surplus[:5])}{more} (an unquoted comma in a cell?)")
+                         f"{'; '.join(surplus[:5])}{more} (an unquoted {sep} in a cell?)")
     return fieldnames, rows
+
+
+#: cells of a semicolon-separated table in which a decimal comma is read as a decimal point
+_DECIMAL_COMMA_COLUMNS = ("intensity", "rmt_mso", "amt_mso")
+_DECIMAL_COMMA = re.compile(r"(?<=\d),(?=\d)")
+
+#: key of a row read by :func:`read_protocols` holding what reading changed (not an output column)
+_READ_NOTES = "_read_notes"
+
+
+def _read_decimal_commas(row: dict) -> None:
+    notes = []
+    for col in _DECIMAL_COMMA_COLUMNS:
+        v = row.get(col)
+        if isinstance(v, str) and _DECIMAL_COMMA.search(v):
+            fixed = _DECIMAL_COMMA.sub(".", v)
+            notes.append(f"decimal comma read as a point (semicolon-separated table): {col} {v!r} -> {fixed!r}")
+            row[col] = fixed
+    if notes:
+        row[_READ_NOTES] = " | ".join(notes)
 
 
 def _band_cols(prefix: str, band: Band | None, scale: float = 1.0) -> dict:
@@ -133,7 +165,7 @@ def _is_in_vitro(row: dict) -> bool:
 
 
 #: the input columns a row's translation depends on (rows equal in these translate identically)
-_KEY_COLUMNS = ("species", "intensity", "intensity_unit", "rmt_mso", "amt_mso", "coil", "stimulator")
+_KEY_COLUMNS = ("species", "intensity", "intensity_unit", "rmt_mso", "amt_mso", "coil", "stimulator", "_read_notes")
 
 #: errors of one row that become that row's ``reason`` instead of stopping the batch
 _ROW_ERRORS = (DoseError, IntensityError, ValueError, ArithmeticError)
@@ -205,9 +237,38 @@ def _translate_row(row: dict, dest, stimulator_table, head_model="sphere", dest_
         v = thresholds[col]
         if v is not None and not (math.isfinite(v) and 0 < v <= 100):
             return [_refused(f"{col} {value_text!r} is not a motor threshold in % MSO (0-100]")]
-    setups, notes = plausible_setups(species, row.get("coil"), row.get("stimulator"), rmt_mso=thresholds["rmt_mso"],
-                                     amt_mso=thresholds["amt_mso"], stimulator_table=stimulator_table,
-                                     head_model=head_model)
+    read_notes = [n for n in str(row.get(_READ_NOTES) or "").split(" | ") if n]
+    stim_text = row.get("stimulator")
+    stim_name, stim_how = match_stimulator(stim_text, stimulator_table)
+    stim_notes = []
+    if stim_name is not None:
+        if stim_name != str(stim_text).strip():
+            stim_notes.append(f"stimulator matched: {str(stim_text).strip()!r} -> {stim_name} ({stim_how})")
+        stim_text = stim_name
+    elif stim_how != "unknown":
+        if inten.kind == "mso" or thresholds["rmt_mso"] is not None or thresholds["amt_mso"] is not None:
+            return [_refused(stim_how)]  # the stimulator's dI/dt is needed and no table row is certainly meant
+        stim_notes.append(f"{stim_how} (not needed for an intensity in {inten.unit})")
+    match = match_coil(row.get("coil"), species)
+    if match.status == "none":
+        return [_refused(match.message)]
+    kwargs = dict(rmt_mso=thresholds["rmt_mso"], amt_mso=thresholds["amt_mso"], stimulator_table=stimulator_table,
+                  head_model=head_model)
+    if match.status == "matched":
+        setups, notes = plausible_setups(species, match.coil, stim_text, **kwargs)
+        if match.coil != match.text:
+            notes.insert(0, f"coil matched: {match.text!r} -> {match.coil} ({match.how})")
+    elif match.status == "ambiguous":
+        setups, notes = [], [match.message]
+        for c in match.candidates:
+            s_, n_ = plausible_setups(species, c, stim_text, **kwargs)
+            setups += s_
+            notes += n_
+    else:  # unknown or unrecognised: the declared set of coils, as for an unreported coil
+        setups, notes = plausible_setups(species, row.get("coil"), stim_text, **kwargs)
+        if match.status == "unrecognised":
+            notes.insert(0, match.message)
+    notes = list(dict.fromkeys([*read_notes, *stim_notes, *notes]))
     if species == "cells":
         notes.append("in vitro: cells at the bottom of a culture dish (FEM), coil under the dish")
     results = []
@@ -232,6 +293,250 @@ def _translate_row(row: dict, dest, stimulator_table, head_model="sphere", dest_
         r["assumptions"] = " | ".join(dict.fromkeys([*notes, *t.assumptions]))
         results.append(r)
     return results
+
+
+# --------------------------------------------------------------------------------------------------
+# Free-text coil and stimulator names
+# --------------------------------------------------------------------------------------------------
+
+#: other names of the coil presets (alias, coil, source); only certain mappings
+COIL_ALIASES = Path(__file__).parent / "data" / "coil_aliases.csv"
+
+#: manufacturers of TMS coils and stimulators recognised in free text (first word of the name)
+_MANUFACTURERS = ("magstim", "magventure", "deymed", "nexstim", "brainsway", "neurosoft", "neuronetics",
+                  "mag&more", "magmore", "medtronic", "dantec", "cadwell", "remed", "yiruide")
+
+#: words that say nothing about which coil or stimulator is meant
+_FILLER = {"coil", "coils", "tms", "rtms", "the", "a", "an", "of", "with", "and", "by", "from", "type", "model",
+           "standard", "shaped", "shape", "wing", "wings", "stimulator", "stimulators", "system", "device",
+           "magnetic", "transcranial", "inc", "ltd", "co", "uk", "company", "series", "unit", "used"}
+
+_FIG8 = re.compile(r"\b(?:fig(?:ure)?\.?[\s\-]*(?:of[\s\-]*)?(?:8|eight)|figure8|butterfly|"
+                   r"(?:8|eight)[\s\-]*shaped|double(?![\s\-]*cone))\b")
+_CONE = re.compile(r"\b(?:double[\s\-]*cone|dcc)\b")
+_ROUND = re.compile(r"\b(?:circular|round|circle|ring)\b")
+_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s*-?\s*mm\b")
+_GLUE = re.compile(r"\b([a-z]{1,4})-([a-z]?\d{2,3})\b|\b([a-z]{1,2})\s([a-z]\d{2,3})\b")
+_CODE = re.compile(r"[a-z]+\d+[a-z]*|\d+[a-z]+")
+
+
+def _norm_text(text: str) -> str:
+    t = str(text).lower().replace("μ", "µ").replace("²", "2").replace("_", " ")
+    t = re.sub(r"\bmag\s*venture\b", "magventure", t)
+    t = re.sub(r"\bmag\s*&\s*more\b", "magmore", t)
+    t = _CONE.sub(" cone ", t)
+    t = _FIG8.sub(" figure8 ", t)
+    t = _ROUND.sub(" circular ", t)
+    t = _SIZE.sub(lambda m: f" {m.group(1).rstrip('0').rstrip('.') if '.' in m.group(1) else m.group(1)}mm ", t)
+    return _GLUE.sub(lambda m: (m.group(1) or m.group(3)) + (m.group(2) or m.group(4)), t)
+
+
+def _compact(text: str) -> str:
+    """Text compared for an exact name / alias match: lower case without spaces and punctuation."""
+    return re.sub(r"[^a-z0-9µ]", "", str(text).lower().replace("μ", "µ"))
+
+
+def _describe_tokens(text: str) -> dict:
+    """The manufacturer, size, kind and model-code tokens of a coil text, and its other words."""
+    words = re.findall(r"[a-z0-9µ]+", _norm_text(text))
+    out = {"manufacturer": set(), "size": set(), "kind": set(), "code": set(), "words": set()}
+    for w in words:
+        if w in _MANUFACTURERS:
+            out["manufacturer"].add("magmore" if w == "mag&more" else w)
+        elif re.fullmatch(r"\d+mm", w):
+            out["size"].add(w)
+        elif w in ("figure8", "circular", "cone"):
+            out["kind"].add(w)
+        elif _CODE.fullmatch(w):
+            out["code"].add(w)
+        elif w not in _FILLER:
+            out["words"].add(w)
+    return out
+
+
+_CATEGORIES = ("manufacturer", "size", "kind", "code")
+
+
+def _load_aliases(path=None) -> list[tuple[str, str, str]]:
+    from coils import list_coils
+
+    from .._common.io import csv_table
+
+    path = Path(path) if path else COIL_ALIASES
+    out = []
+    for line, r in csv_table(path, "coil alias table", {"alias", "coil"})[1]:
+        coil = r["coil"].strip()
+        if coil not in list_coils():
+            raise ValueError(f"coil alias table '{path}': row {line} names coil {coil!r}, which is not a preset; "
+                             f"presets: {', '.join(list_coils())}")
+        out.append((r["alias"].strip(), coil, (r.get("source") or "").strip()))
+    return out
+
+
+def _coil_profiles() -> dict:
+    """Per preset: its id, name, aliases and the tokens of its id, name, manufacturer, kind and aliases."""
+    from coils import coil_info, list_coils
+
+    aliases = _load_aliases()
+    prof = {}
+    for c in list_coils():
+        info = coil_info(c)
+        texts = [c, info.get("name", ""), info.get("manufacturer", ""), info.get("kind", "")]
+        own = [a for a, coil, _ in aliases if coil == c]
+        tok = {k: set() for k in (*_CATEGORIES, "words")}
+        for t in texts + own:
+            for k, v in _describe_tokens(t).items():
+                tok[k] |= v
+        prof[c] = {"name": info.get("name", ""), "aliases": own, "tokens": tok}
+    return prof
+
+
+class CoilMatch:
+    """What a coil cell names: ``status`` is one of
+
+    * ``"unknown"`` — empty / "not reported": the declared set of coils is spanned (as before);
+    * ``"matched"`` — one preset, ``coil``; ``how`` says why (exact id, name, alias or tokens);
+    * ``"ambiguous"`` — several presets (``candidates``) fit, or one fits without certainty: they are spanned;
+    * ``"unrecognised"`` — no manufacturer, size, kind or model code was recognised: the declared set is
+      spanned as for an unreported coil, and ``message`` says so with the closest preset names;
+    * ``"none"`` — the text names a coil that is none of the presets (another manufacturer, size, kind or
+      model code): the row is refused with ``message``.
+    """
+
+    def __init__(self, text, status, coil=None, candidates=(), how="", message=""):
+        self.text, self.status, self.coil, self.candidates = text, status, coil, list(candidates)
+        self.how, self.message = how, message
+
+    def __repr__(self):
+        return f"CoilMatch({self.text!r}, {self.status!r}, coil={self.coil!r}, candidates={self.candidates})"
+
+
+def _known_coils_text(prof) -> str:
+    return ", ".join(f"{c} ({p['name']})" for c, p in prof.items())
+
+
+def _coil_suggestions(text, prof) -> str:
+    from .._common.validation import did_you_mean
+
+    return did_you_mean(text, [*prof, *(p["name"] for p in prof.values())])
+
+
+def match_coil(text, species: str | None = None) -> CoilMatch:
+    """Match a coil cell of a protocol table to a preset (deterministic; see :class:`CoilMatch`).
+
+    Rules, in order: empty or "not reported" → unknown; the exact preset id → that preset; the preset's name or
+    an alias of :data:`COIL_ALIASES` (ignoring case, spaces and punctuation) → that preset.  Otherwise the text
+    is read into manufacturer (Magstim, MagVenture, ...), size ("70 mm"), kind ("figure-8", "figure of eight",
+    "fig 8", "butterfly", "double" → figure-8; "round", "circular"; "double cone") and model code ("MC-B70",
+    "MCB70", "D70") tokens, and a preset fits when every such token given is one of its own.  One fitting
+    preset, with at least two pieces of evidence (a model code counts as two) and no unrecognised words,
+    is a match; several fitting presets, or one without that certainty, are ambiguous (spanned, never
+    guessed); none fitting is "none" (the row is refused) unless nothing at all was recognised
+    ("unrecognised": the declared set is spanned, as for an unreported coil).
+    """
+    from .translation import _is_unknown
+
+    if _is_unknown(text):
+        return CoilMatch(text, "unknown")
+    raw = str(text).strip()
+    prof = _coil_profiles()
+    if raw in prof:
+        return CoilMatch(raw, "matched", raw, [raw], "exact id")
+    key = _compact(raw)
+    for c, p in prof.items():
+        if key == _compact(c):
+            return CoilMatch(raw, "matched", c, [c], "id match")
+    for c, p in prof.items():
+        if key == _compact(p["name"]):
+            return CoilMatch(raw, "matched", c, [c], "name match")
+    for c, p in prof.items():
+        if any(key == _compact(a) for a in p["aliases"]):
+            return CoilMatch(raw, "matched", c, [c], f"alias in {COIL_ALIASES.name}")
+    tok = _describe_tokens(raw)
+    given = [k for k in _CATEGORIES if tok[k]]
+    shown = ", ".join(f"{k} {'/'.join(sorted(tok[k]))}" for k in given)
+    fix = "write a preset id in the coil column (or 'not reported' to span the declared coils)"
+    if not given:
+        return CoilMatch(raw, "unrecognised", message=(
+            f"coil {raw!r} is not a preset and names no manufacturer, size, kind or model code that could be "
+            f"matched; spanned the declared coils as for an unreported coil.{_coil_suggestions(raw, prof)} "
+            f"To use one coil, {fix}"))
+    fits = [c for c, p in prof.items() if all(tok[k] <= p["tokens"][k] for k in given)]
+    if not fits:
+        return CoilMatch(raw, "none", message=(
+            f"coil {raw!r} ({shown}) matches no coil preset.{_coil_suggestions(raw, prof)} "
+            f"Presets: {_known_coils_text(prof)}. {fix[0].upper() + fix[1:]}, or give the intensity "
+            "for a preset coil"))
+    order = _candidate_order(raw, fits, species)
+    evidence = sum(2 if k == "code" else 1 for k in given)
+    if len(fits) == 1:
+        p = prof[fits[0]]["tokens"]
+        unexplained = sorted(tok["words"] - p["words"])
+        if evidence >= 2 and not unexplained:
+            return CoilMatch(raw, "matched", fits[0], fits, f"matched {', '.join(given)}")
+        why = (f"the words {', '.join(map(repr, unexplained))} are not recognised" if unexplained
+               else f"only the {given[0]} was recognised")
+        return CoilMatch(raw, "ambiguous", candidates=order, message=(
+            f"coil {raw!r} ({shown}) fits only the preset {fits[0]} but not with certainty ({why}); "
+            f"spanned {fits[0]} and said so; to confirm it, {fix}"))
+    return CoilMatch(raw, "ambiguous", candidates=order, message=(
+        f"coil {raw!r} ({shown}) is ambiguous: it fits {len(order)} presets, "
+        f"{', '.join(c + ' (' + prof[c]['name'] + ')' for c in order)}; spanned them (nominal {order[0]}), "
+        f"not guessed; to use one, {fix}"))
+
+
+def _candidate_order(raw: str, fits: list[str], species: str | None) -> list[str]:
+    """Fitting presets in a stable order: as the matching free-text keyword of the declared defaults lists
+    them, then as the species' declared set of coils lists them, then in preset order."""
+    from .translation import defaults
+
+    first = []
+    low = raw.lower()
+    for key, ids in defaults().get("coil_keywords", {}).items():
+        if key in low:
+            first = list(ids)
+            break
+    cfg = defaults()["unknown_setup"].get(species or "", {}) if species else {}
+    ranked = list(dict.fromkeys([*first, *cfg.get("coils", []), *fits]))
+    return sorted(fits, key=ranked.index)
+
+
+def _stim_tokens(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9µ]+", _norm_text(text))
+    return {w for w in words if w not in _FILLER}
+
+
+def match_stimulator(text, stimulator_table: str | None = None):
+    """Match a stimulator cell to a name of the stimulator table: ``(name, how)``, ``(None, "unknown")`` for
+    empty / "not reported", or ``(None, reason)`` when no single table stimulator is certainly meant.
+
+    Exact names (ignoring case, spaces and punctuation) match; otherwise every word of the text must be a word
+    of exactly one table name and at least one of them must be more than the manufacturer ("MagPro X100" →
+    "MagVenture MagPro X100"; "Magstim" alone, "Magstim Rapid2" or "Magstim 200" do not match "Magstim Rapid")."""
+    from .._common.validation import did_you_mean
+    from .stimulators import list_stimulators
+    from .translation import _is_unknown
+
+    if _is_unknown(text):
+        return None, "unknown"
+    raw = str(text).strip()
+    names = list_stimulators(stimulator_table)
+    for n in names:
+        if raw == n:
+            return n, "exact name"
+    for n in names:
+        if _compact(raw) == _compact(n):
+            return n, "name match"
+    tok = _stim_tokens(raw)
+    fits = [n for n in names if tok and tok <= _stim_tokens(n) and tok - set(_MANUFACTURERS)]
+    if len(fits) == 1:
+        return fits[0], "matched model words"
+    fix = "Write a stimulator name of the table in the stimulator column, or add a row with --stimulators FILE"
+    if fits:
+        return None, (f"stimulator {raw!r} is ambiguous: it fits {', '.join(map(repr, fits))}; not guessed. {fix}")
+    near = [n for n in names if tok & _stim_tokens(n)]
+    close = did_you_mean(raw, names) or (f" Closest by name: {', '.join(map(repr, near))}." if near else "")
+    return None, (f"stimulator {raw!r} is not in the stimulator table (known: {', '.join(names)}).{close} {fix}")
 
 
 def _fmt(v) -> str:
@@ -353,14 +658,49 @@ def write_translation(out_dir: Path, fieldnames: list[str], out_rows: list[dict]
         w.writeheader()
         for r in out_rows:
             w.writerow({k: ("" if r.get(k) is None else safe_cell(r.get(k))) for k in cols})
-    (out_dir / "translated.md").write_text(markdown_table(out_rows, to))
-    notes = []
+    listed = assumptions_section(out_rows)
+    (out_dir / "translated.md").write_text(markdown_table(out_rows, to) + ("\n" + listed if listed else ""))
+    notes = ["# Rows", ""]
     for i, r in enumerate(out_rows, 1):
         notes.append(f"{i}. {r.get('study', '')} {r.get('year', '')} ({r.get('species', '')}, "
                      f"{r.get('intensity_point') or r.get('intensity', '')}): {r['status']}"
                      + (f" — {r['reason']}" if r.get("reason") else ""))
-        for a in (r.get("assumptions") or "").split(" | "):
-            if a:
-                notes.append(f"   - {a}")
+    if listed:
+        notes += ["", listed.rstrip("\n")]
     (out_dir / "assumptions.md").write_text("\n".join(notes) + "\n")
     _figure(out_rows, out_dir / "translated.png", to)
+
+
+def _row_ranges(rows: list[int]) -> str:
+    """``[2, 5, 6, 7, 8, 9]`` → ``"rows 2, 5–9"`` (``"row 3"`` for one row)."""
+    parts, start, prev = [], None, None
+    for n in sorted(set(rows)):
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            parts.append(f"{start}" if start == prev else f"{start}–{prev}")
+            start = prev = n
+    if start is not None:
+        parts.append(f"{start}" if start == prev else f"{start}–{prev}")
+    return ("rows " if len(rows) > 1 else "row ") + ", ".join(parts)
+
+
+def assumptions_section(out_rows: list[dict]) -> str:
+    """Markdown list of each distinct assumption of the output rows once, in first-seen order, with the
+    output rows (the ``#`` of ``translated.md``) it applies to, e.g. ``- (rows 2, 5–9) coil not reported: ...``;
+    ``""`` when no row has an assumption."""
+    seen: dict[str, list[int]] = {}
+    for i, r in enumerate(out_rows, 1):
+        for a in (r.get("assumptions") or "").split(" | "):
+            a = a.strip()
+            if a:
+                seen.setdefault(a, []).append(i)
+    if not seen:
+        return ""
+    lines = ["## Assumptions", "", f"Each assumption once, with the rows (# of translated.md, of "
+             f"{len(out_rows)}) it applies to.", ""]
+    for a, rows in seen.items():
+        lines.append(f"- ({_row_ranges(rows)}) {' '.join(safe_cell(a).split()).replace('|', '/')}")
+    return "\n".join(lines) + "\n"

@@ -20,6 +20,9 @@ e_field   cortical electric-field target                 V/m         V/m
 Accepted units (case-insensitive, spaces inside ignored): %MSO; %RMT (also %MT, "50% MT" in
 papers means the resting motor threshold); %AMT (active motor threshold, in which theta-burst
 protocols are dosed); A/s, A/ms, A/µs (also A/us, A/μs); T, mT, µT (also uT); V/m.  ``MT`` in capitals without ``%`` is refused as ambiguous (motor threshold or millitesla).
+Loose spellings are normalised where unambiguous: ``%mso``, ``% M.S.O.``, ``MSO%``, ``percent MSO``,
+``% MS0`` (zero for O), ``%rMT``, ``RMT%``; an unknown unit is refused with the closest allowed one
+("Did you mean '%MSO'?").
 
 Numbers use a decimal point; a comma is refused because it could be a decimal comma or a list
 separator.  Ranges: ``23-25``, ``23–25`` (en dash), ``23 — 25`` (em dash), ``23 to 25``.
@@ -278,24 +281,49 @@ def _pretty(d: Decimal) -> str:
     return format(d, "e")
 
 
+def _normalise_unit(compact: str) -> str:
+    """The lookup key of a unit written without spaces: lower case, µ as U+00B5 (Greek mu and 'u' stay
+    accepted), dots dropped (``%M.S.O.``), ``percent``/``pct`` (``of``) as ``%``, a trailing ``%`` moved to the
+    front (``MSO%``, ``RMT%``) and the digit zero typed for the letter O in ``MS0``."""
+    key = compact.lower().replace("μ", "µ").replace(".", "")
+    key = re.sub(r"^(?:percent|pct)", "%", key)
+    key = re.sub(r"^%of", "%", key)
+    if key.endswith("%") and not key.startswith("%") and len(key) > 1:
+        key = "%" + key[:-1]
+    if key.startswith("%"):
+        key = re.sub(r"^%ms0$", "%mso", key)
+    return re.sub(r"^ms0$", "mso", key)
+
+
+#: a zero typed for the letter O in "MSO" ("30 % MS0"), not after a letter or "/" (so "A/ms0" stays refused)
+_MS_ZERO = re.compile(r"(?i)(?<![a-z/])(m\s*\.?\s*s\s*\.?\s*)0(?![0-9])")
+
+
 def _lookup_unit(unit_text: str, shown: str):
-    """(kind, power of ten) for a unit as written, or raise naming the intensity text ``shown``."""
+    """(kind, power of ten) for a unit as written, or raise naming the intensity text ``shown``.
+
+    Loose spellings are normalised where they are unambiguous (see :func:`_normalise_unit`); an unknown
+    unit is refused with the allowed units and the closest of them."""
     compact = re.sub(r"\s+", "", unit_text)
     if compact == "MT":
         raise IntensityError(
             f"intensity {shown}: unit 'MT' is ambiguous; write '%RMT' for percent of the resting motor "
             "threshold or 'mT' for millitesla"
         )
-    if compact == "%":
+    if compact in ("%", "percent", "pct"):
         raise IntensityError(
             f"intensity {shown}: unit '%' is ambiguous; write '%MSO' (maximum stimulator output) "
             "or '%RMT' (resting motor threshold)"
         )
-    key = compact.lower().replace("μ", "µ")
+    key = _normalise_unit(compact)
     try:
         return _UNITS[key]
     except KeyError:
-        raise IntensityError(f"intensity {shown}: unit {compact!r} is not one of {_ALLOWED}") from None
+        from .._common.validation import did_you_mean
+
+        hint = did_you_mean(key, INTENSITY_UNITS) or did_you_mean(compact, INTENSITY_UNITS)
+        raise IntensityError(f"intensity {shown}: unit {compact!r} is not one of {_ALLOWED} "
+                             f"(unknown unit {compact!r}).{hint}") from None
 
 
 def parse_intensity(text, unit: str | None = None) -> Intensity:
@@ -353,6 +381,8 @@ def parse_intensity(text, unit: str | None = None) -> Intensity:
 
     m = _VALUES_RE.match(stripped)
     tail = stripped[m.end():].strip() if m else stripped
+    if m is not None:
+        tail = _MS_ZERO.sub(r"\1O", tail)  # "30 % MS0": a zero typed for the O of MSO
     if m is None or tail[:1] in _MALFORMED_START or any(c in "0123456789" for c in tail):
         raise IntensityError(
             f"intensity {shown} is not a number, a range such as '23-25' or a list such as "

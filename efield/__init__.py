@@ -41,6 +41,9 @@ _EXPORTS = {
     "Target": "efield.targeting.targets",
     "TargetResult": "efield.targeting.results",
     "write_targeting": "efield.targeting.results",
+    "read_pose_file": "efield.targeting.navigation",
+    "write_navigation_files": "efield.targeting.navigation",
+    "load_any_head": "efield.physics.heads",
 }
 
 #: subpackages, and the modules that lived at the top level before the split (``efield.metrics`` etc.

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from efield.dose import batch
-from efield.dose.batch import ADDED_COLUMNS, read_protocols, translate_rows, write_translation
+from efield.dose.batch import read_protocols, translate_rows, write_translation
 from efield.dose.stimulators import load_stimulator_table
 
 HEAD = "study,species,intensity,intensity_unit,coil,stimulator\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -97,6 +98,18 @@ def test_demo_writes_table_and_pictures(tmp_path):
         png = out / f"{r['coil']}_{r['head']}.png"
         _not_blank(png)
     assert (out / "summary.md").read_text().count("\n|") >= expected
+    # the subject workflow: a SimNIBS-style folder, M1 with its convention, every pose file read back
+    subject = json.loads((out / "subject" / "subject.json").read_text())
+    assert {r["system"] for r in subject} == {"efield", "simnibs", "brainsight", "localite"}
+    assert all(abs(r["difference_pct"]) < 1e-3 for r in subject)
+    text = (out / "subject" / "subject.md").read_text()
+    assert "angle between the best handle and the conventional handle" in text
+    pose = out / "subject" / "M1_hand_left" / "pose_localite.xml"
+    res = CliRunner().invoke(main, ["field", "--pose", str(pose), "--out", str(tmp_path / "f"), "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    again = json.loads(res.stdout[res.stdout.index("{"):])
+    assert again["peak_vm"] == pytest.approx(subject[0]["peak_vm"], rel=1e-6)
+    assert "SimNIBS subject folder" in again["head"]
 
 
 def test_field_on_a_mesh_head(tmp_path):

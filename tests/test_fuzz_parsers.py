@@ -1,6 +1,7 @@
 """Bad input never gives a quiet wrong answer: parser defects and a corruption fuzz suite.
 
-Every reader (``.msh`` v2.2/v4.1 ASCII and binary, ``.vtu``, STL, GIFTI, ``.ccd``, ``.tcd``) must
+Every reader (``.msh`` v2.2/v4.1 ASCII and binary, ``.vtu``, STL, GIFTI, ``.ccd``, ``.tcd``, the SimNIBS,
+Brainsight and Localite pose files) must
 either return what the file really holds or raise ``ValueError`` naming the file.
 """
 
@@ -149,7 +150,7 @@ def test_huge_node_tag_in_v4_is_mapped(tmp_path):
         "$Entities", "0 0 0 1", "1 0 0 0 10 10 10 1 2 0", "$EndEntities",
         "$Nodes", f"1 5 1 {big}", "3 1 0 5", "1", "2", "3", "4", str(big),
         *[" ".join(map(str, p)) for p in NODES_MM], "$EndNodes",
-        "$Elements", "1 2 1 2", "3 1 4 2", f"1 1 2 3 4", f"2 2 4 3 {big}", "$EndElements", ""])
+        "$Elements", "1 2 1 2", "3 1 4 2", "1 1 2 3 4", f"2 2 4 3 {big}", "$EndElements", ""])
     path = tmp_path / "sparse4.msh"
     path.write_text(text)
     tracemalloc.start()
@@ -407,13 +408,40 @@ def originals(tmp_path_factory):
         writer(coil, path)
         reader = read_ccd if name.endswith(".ccd") else read_tcd
         out[name] = (path.read_bytes(), reader, _same_coil, reader(path))
+    from efield.targeting.navigation import NAV_FILES, write_navigation_files
+
+    pose = np.eye(4)
+    pose[:3, :3] = _rotation(rng)
+    pose[:3, 3] = [0.01, -0.02, 0.09]
+    write_navigation_files(pose, d, name="fuzz", coil="magstim_70mm_fig8", didt=1e8, head="human", target="t")
+    for name in NAV_FILES.values():
+        out[name] = ((d / name).read_bytes(), _read_pose, _same_pose, _read_pose(d / name))
     return _Files(out)
+
+
+def _rotation(rng) -> np.ndarray:
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.linalg.det(q))
+
+
+def _read_pose(path):
+    from efield.targeting.navigation import read_pose_file
+
+    pose = read_pose_file(path).pose
+    assert np.isfinite(pose).all() and np.allclose(pose[:3, :3].T @ pose[:3, :3], np.eye(3), atol=1e-12)
+    return pose
+
+
+def _same_pose(a, b) -> bool:
+    # a truncated last number of a text file may pass the rotation check: it stays within its rounding
+    return bool(np.abs(a[:3, :3] - b[:3, :3]).max() < 5e-3 and np.abs(a[:3, 3] - b[:3, 3]).max() < 1e-6)
 
 
 #: examples per file; set FUZZ_EXAMPLES=2000 for a deeper, randomised run (the default run is derandomised
 #: so CI sees the same examples every time)
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", 200))
-NAMES = ["v22.msh", "v22b.msh", "v41.msh", "v41a.msh", "h.vtu", "s.stl", "s.gii", "c.ccd", "c.tcd", "cz.tcd"]
+NAMES = ["v22.msh", "v22b.msh", "v41.msh", "v41a.msh", "h.vtu", "s.stl", "s.gii", "c.ccd", "c.tcd", "cz.tcd",
+         "pose_simnibs.txt", "pose_brainsight.txt", "pose_localite.xml"]
 _counter = itertools.count()
 
 

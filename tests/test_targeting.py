@@ -201,11 +201,15 @@ def test_cli_target_writes_pose_files_and_refuses_overwrite(tmp_path):
             "--search-radius", "1", "--out", str(out)]
     r = CliRunner().invoke(efield.cli.main, args)
     assert r.exit_code == 0, r.output
-    assert {p.name for p in out.iterdir()} >= {"pose.json", "pose_matrix.txt", "orientation.png", "field.png",
+    from efield.targeting.navigation import NAV_FILES, read_pose_file
+
+    assert {p.name for p in out.iterdir()} >= {"pose.json", *NAV_FILES.values(), "orientation.png", "field.png",
                                                 "summary.md"}
     rec = efield._target_io.read_pose_json(out / "pose.json")
-    mat = efield._target_io.read_pose_matrix(out / "pose_matrix.txt")
-    assert np.allclose(rec["pose"], mat, atol=1e-6)
+    for name in NAV_FILES.values():
+        back = read_pose_file(out / name)
+        assert np.allclose(rec["pose"], back.pose, atol=1e-8), name
+        assert (back.coil, back.head, back.didt) == ("rodent_8mm_round", "rat", pytest.approx(50e6))
     assert json.loads((out / "pose.json").read_text())["didt"]  # didt recorded
     assert "50 A/µs" in r.output or "50 A/" in r.output
     r2 = CliRunner().invoke(efield.cli.main, args)
@@ -213,6 +217,16 @@ def test_cli_target_writes_pose_files_and_refuses_overwrite(tmp_path):
     assert CliRunner().invoke(efield.cli.main, args + ["--force"]).exit_code == 0
     listing = CliRunner().invoke(efield.cli.main, ["target", "--list"])
     assert "DLPFC_left" in listing.output and "M1_forelimb_left" in listing.output
+    # every pose file gives the field of pose.json back (coil, head and dI/dt as recorded in the file)
+    peaks = []
+    for name in ("pose.json", *NAV_FILES.values()):
+        r3 = CliRunner().invoke(efield.cli.main, ["field", "--pose", str(out / name), "--json", "--quiet",
+                                                  "--out", str(tmp_path / f"f_{name}")])
+        assert r3.exit_code == 0, r3.output
+        summary = json.loads(r3.stdout[r3.stdout.index("{"):])
+        assert summary["coil"] == "rodent_8mm_round" and summary["didt_a_per_s"] == pytest.approx(50e6)
+        peaks.append(summary["peak_vm"])
+    assert max(peaks) - min(peaks) < 1e-4 * max(peaks), peaks
 
 
 @pytest.mark.parametrize("head_name", ["rat-sphere", "rat-mesh"])

@@ -31,26 +31,45 @@ METRIC_UNITS = {
     "p99_vm": "V/m, 99th percentile of |E| over the cortex",
     "p95_vm": "V/m, 95th percentile of |E| over the cortex",
     "half_max_area_cm2": "cm², cortex area where |E| >= half the peak",
-    "half_max_depth_mm": "mm, depth below the cortex at which |E| falls to half its hot-spot value",
+    "half_max_depth_mm": "mm, half-value depth: how deep below the cortex the brain sees at least half the peak |E|",
 }
 
 
-def _pose_from_file(path, name, coil_text):
-    """(pose 4×4 m, description, coil id or None, dI/dt A/s or None) from a pose file of any system."""
+def _read_pose(path, name):
+    """The pose file (any system) or a usage error naming --pose."""
     from ..targeting.navigation import read_pose_file
 
     try:
-        pf = read_pose_file(path, name=name)
+        return read_pose_file(path, name=name)
     except (ValueError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint="--pose") from None
-    coil_id, didt = None, None
-    if pf.system == "efield":
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-        coil_id, didt = record.get("coil"), record.get("didt")
-    if coil_text and coil_id and coil_text != coil_id:
-        say(f"note: {path} was written for coil {coil_id!r}; computing with --coil {coil_text!r} as asked")
+
+
+def _head_for_pose(pf, head_name):
+    """--head, else the head the pose file records (efield's files record how the head was given)."""
+    from ..physics.heads import is_builtin_head
+
+    if head_name:
+        if pf.head and Path(str(pf.head)).name != Path(str(head_name)).name and pf.head != head_name:
+            say(f"note: {pf.path} was written for head {pf.head!r}; computing on --head {head_name!r} as asked")
+        return head_name
+    if pf.head and is_builtin_head(pf.head):
+        say(f"head: {pf.head} (recorded in {pf.path}; give --head to use another)")
+        return pf.head
+    for where in ((Path(pf.head), Path(pf.path).parent / pf.head) if pf.head else ()):
+        if where.exists():  # a path as recorded, or relative to the pose file's folder
+            say(f"head: {where} (recorded in {pf.path}; give --head to use another)")
+            return str(where)
+    raise click.UsageError(f"--pose {pf.path} needs --head: the head the pose was made for (the pose is in its "
+                           "frame)" + (f"; the file names head {pf.head!r}, which is not found here" if pf.head else ""))
+
+
+def _pose_description(pf, coil_text) -> str:
+    if coil_text and pf.coil and coil_text != pf.coil:
+        say(f"note: {pf.path} was written for coil {pf.coil!r}; computing with --coil {coil_text!r} as asked")
+    what = f"{pf.system} pose file {pf.path}" + (f", entry {pf.name!r}" if pf.name and pf.n_entries > 1 else "")
     notes = "; ".join(pf.notes)
-    return pf.pose, f"{pf.system} pose file {path}" + (f" ({notes})" if notes else ""), coil_id, didt
+    return what + (f" ({notes})" if notes else "")
 
 
 def _best_pose(coil, head, target, direction, didt, stimulator):
@@ -98,15 +117,16 @@ def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, 
     file (--pose) or at the best pose for a target (--target); writes the field, a picture and a summary."""
     if pose_file and target:
         raise click.UsageError("give either --pose or --target, not both")
-    if pose_file and head_name is None:
-        raise click.UsageError("--pose needs --head: the head the pose was made for (the pose is in its frame)")
     check_output(out_dir, force)
-    head_name = head_name or "human"
+    pf = _read_pose(pose_file, pose_name) if pose_file else None
+    head_name = _head_for_pose(pf, head_name) if pf else (head_name or "human")
     head = load_head(head_name)
     pose, pose_desc, didt_from_file = None, "over the top of the head (standard pose)", None
-    if pose_file:
-        pose, pose_desc, file_coil, didt_from_file = _pose_from_file(pose_file, pose_name, coil_id)
-        coil_id = coil_id or file_coil
+    if pf:
+        pose, pose_desc, didt_from_file = pf.pose, _pose_description(pf, coil_id), pf.didt
+        if coil_id is None and pf.coil is None:
+            say(f"note: {pose_file} does not name a coil; using magstim_70mm_fig8 (give --coil)")
+        coil_id = coil_id or pf.coil
     coil = load_coil(coil_id or "magstim_70mm_fig8")
     if didt_from_file and not didt_text and mso is None:
         didt, intensity = float(didt_from_file), f"dI/dt {didt_from_file / 1e6:.4g} A/µs (from {pose_file})"
@@ -115,8 +135,11 @@ def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, 
     if target:
         pose, pose_desc = _best_pose(coil, head, target, direction, didt, stimulator)
     from ..physics.fields import cortex_field, standard_pose
+    from ..targeting.navigation import check_pose_on_head
 
     try:
+        if pf:
+            check_pose_on_head(pose, head, coil, where=str(pose_file))
         if pose is None:
             pose = standard_pose(head, distance=distance_mm * 1e-3, coil=coil)
         placed = coil.placed(pose)
@@ -172,7 +195,7 @@ def _print(s: dict, out_dir, fmt) -> None:
     click.echo(f"  largest |E| {s['peak_vm']:.2f} V/m; 99th percentile {s['p99_vm']:.2f} V/m; "
                f"95th percentile {s['p95_vm']:.2f} V/m")
     click.echo(f"  cortex area with |E| >= half the peak: {s['half_max_area_cm2']:.2f} cm²; "
-               f"half-peak depth below the hot spot: {depth}")
+               f"half-value depth (how deep the brain sees at least half the peak cortical |E|): {depth}")
     click.echo(f"  species for thresholds: {s['species']} ({s['species_from']})")
     click.echo(f"wrote {out_dir}/field.{fmt}, field.png, summary.json")
 

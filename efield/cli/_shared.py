@@ -7,6 +7,8 @@ import functools
 import os
 import sys
 
+from pathlib import Path
+
 import click
 import numpy as np
 
@@ -120,6 +122,12 @@ def load_head(spec, option: str = "--head"):
         return load_any_head(spec)
     except (ValueError, OSError) as exc:
         raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def head_spec_text(spec) -> str:
+    """How a head was given, as recorded in outputs: a built-in name as is, a file or folder as its absolute path."""
+    path = Path(str(spec)).expanduser()
+    return str(path.resolve()) if path.exists() else str(spec)
 
 
 def load_coil(spec, option: str = "--coil"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ._shared import (
     check_output,
     echo_json,
     fail,
+    head_spec_text,
     load_coil,
     load_head,
     long_running,
@@ -102,6 +104,7 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
                                off_target_distance=None if off_mm is None else off_mm * 1e-3)
     except ValueError as exc:
         fail(exc)
+    result = dataclasses.replace(result, head_spec=head_spec_text(head_name))
     try:
         with staged_directory(out_dir, force=force) as tmp:
             names = write_targeting(result, coil, tmp)

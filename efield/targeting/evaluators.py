@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from .._common import progress
 from ..physics.placement import is_mesh_head as _is_mesh_head
 from .targets import Target, TargetError
 
@@ -57,6 +58,10 @@ def _target_depth(head, target: Target) -> float:
     from ..physics.placement import scalp_contact
 
     return max(min(float(np.linalg.norm(scalp_contact(head, p)[0] - p)) for p in target.region), 1e-5)
+
+
+#: grid points per call of the potential kernel (the progress bar moves once per chunk)
+_GRID_CHUNK = 20_000
 
 
 def _split(arr):
@@ -124,7 +129,6 @@ class MeshEvaluator(PoseEvaluator):
 
     def __init__(self, coil, head, target: Target, reach, grid_step: float | None = None):
         from . import _kernels as K
-        from ..physics.fem import _QUAD
         from ..physics.fields import mesh_solver
 
         super().__init__(coil, head, target)
@@ -136,19 +140,35 @@ class MeshEvaluator(PoseEvaluator):
         # gradient functionals g_d (n_dofs,) for d = x, y, z, averaged over the region points
         ndof = solver.n_dofs
         weights = np.zeros((len(solver.nodes), 3, 3))
-        for d in range(3):
-            g = np.zeros(ndof)
-            for c, l in zip(cells, lam):
-                np.add.at(g, solver.dofs[c], solver.basis_gradients(c, l)[:, d] / len(cells))
-            psi = solver.solve_rhs(g - g.mean(), tol=1e-6)[0]
-            # W_n = Σ_t ∫_t λ_n σ ∇ψ dV (4-point rule, exact for the quadratic integrand)
-            for lam_q in _QUAD:
-                grad = solver.gradient_at(psi, np.arange(len(solver.tets)), np.broadcast_to(lam_q, (len(solver.tets), 4)))
-                flux = np.einsum("tij,tj->ti", solver.sigma, grad) * (0.25 * solver.volumes)[:, None]
-                for k in range(4):
-                    for c3 in range(3):
-                        weights[:, d, c3] += np.bincount(solver.tets[:, k], weights=lam_q[k] * flux[:, c3],
-                                                         minlength=len(solver.nodes))
+        with progress.task("targeting: reciprocal FEM solves (one per field component)", total=3) as step:
+            for d in range(3):
+                self._reciprocal_weights(solver, cells, lam, ndof, d, weights)
+                step.advance()
+        self._tabulate(solver, weights, reach, grid_step, K)
+        self._target = np.ascontiguousarray(target.region.mean(axis=0))
+        #: most wire points of one pose that fell outside both grids (their reciprocal part left out)
+        self.max_outside = 0
+
+    @staticmethod
+    def _reciprocal_weights(solver, cells, lam, ndof, d, weights) -> None:
+        """Add component ``d``'s reciprocal source weights W_n (nodes, 3) into ``weights[:, d]``."""
+        from ..physics.fem import _QUAD
+
+        g = np.zeros(ndof)
+        for c, l in zip(cells, lam):
+            np.add.at(g, solver.dofs[c], solver.basis_gradients(c, l)[:, d] / len(cells))
+        psi = solver.solve_rhs(g - g.mean(), tol=1e-6)[0]
+        # W_n = Σ_t ∫_t λ_n σ ∇ψ dV (4-point rule, exact for the quadratic integrand)
+        for lam_q in _QUAD:
+            grad = solver.gradient_at(psi, np.arange(len(solver.tets)), np.broadcast_to(lam_q, (len(solver.tets), 4)))
+            flux = np.einsum("tij,tj->ti", solver.sigma, grad) * (0.25 * solver.volumes)[:, None]
+            for k in range(4):
+                for c3 in range(3):
+                    weights[:, d, c3] += np.bincount(solver.tets[:, k], weights=lam_q[k] * flux[:, c3],
+                                                     minlength=len(solver.nodes))
+
+    def _tabulate(self, solver, weights, reach, grid_step, K) -> None:
+        """The reciprocal potential of the weighted sources on a fine grid near them and a coarse one over ``reach``."""
         # sources: nodes carrying reciprocal current; their distance to the reachable wire points sets
         # the grid spacing (trilinear error ~ (h/d)²/8 of each source's share)
         wmag = np.abs(weights).reshape(len(weights), 9).max(axis=1)
@@ -165,18 +185,24 @@ class MeshEvaluator(PoseEvaluator):
         src = _split(solver.nodes[keep])
         w9 = np.ascontiguousarray(weights[keep].reshape(-1, 9).T)
         self.levels = []
+        boxes = []
         for pts, step in ((near, fine_step), (reach, 4.0 * fine_step)):
             lo = pts.min(axis=0) - 1.5 * step
             hi = pts.max(axis=0) + 1.5 * step
-            shape = tuple(int(x) for x in np.ceil((hi - lo) / step).astype(int) + 1)
-            axes = [lo[k] + step * np.arange(shape[k]) for k in range(3)]
-            gx, gy, gz = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(*axes, indexing="ij"))
-            grid = np.empty((len(gx), 9))
-            K.grid_potential(gx, gy, gz, *src, w9, grid)
-            self.levels.append((np.ascontiguousarray(grid.reshape(*shape, 3, 3)), lo, float(step)))
-        self._target = np.ascontiguousarray(target.region.mean(axis=0))
-        #: most wire points of one pose that fell outside both grids (their reciprocal part left out)
-        self.max_outside = 0
+            boxes.append((lo, float(step), tuple(int(x) for x in np.ceil((hi - lo) / step).astype(int) + 1)))
+        total = sum(math.prod(shape) for _, _, shape in boxes)
+        label = (f"targeting: reciprocal potential on {total:,} grid points from {len(src[0]):,} mesh nodes "
+                 f"(fine step {fine_step * 1e3:.2f} mm)")
+        with progress.task(label, total=total) as bar:
+            for lo, step, shape in boxes:
+                axes = [lo[k] + step * np.arange(shape[k]) for k in range(3)]
+                gx, gy, gz = (np.ascontiguousarray(a.ravel()) for a in np.meshgrid(*axes, indexing="ij"))
+                grid = np.empty((len(gx), 9))
+                for a in range(0, len(gx), _GRID_CHUNK):
+                    b = min(a + _GRID_CHUNK, len(gx))
+                    K.grid_potential(gx[a:b], gy[a:b], gz[a:b], *src, w9, grid[a:b])
+                    bar.advance(b - a)
+                self.levels.append((np.ascontiguousarray(grid.reshape(*shape, 3, 3)), lo, step))
 
     def __call__(self, poses) -> np.ndarray:
         from . import _kernels as K

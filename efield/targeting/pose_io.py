@@ -200,7 +200,8 @@ def pose_record(result) -> dict:
     Returns
     -------
     dict of plain Python values (str, int, float, bool, None, lists, dicts); NaN and ±inf are None.
-    Keys: ``schema``, ``convention``, ``units`` (unit of each numeric key), ``coil``, ``head``,
+    Keys: ``schema``, ``convention``, ``units`` (unit of each numeric key), ``coil``, ``head``, ``head_spec``
+    (how the head was given: a built-in name or an absolute path),
     ``frame``, ``pose`` (4×4, metres), ``pose_mm`` (4×4, translation in mm), ``center``,
     ``center_mm``, ``handle``, ``normal``, ``target`` {``point``, ``point_mm``, ``label``,
     ``direction``, ``quantity``}, ``didt`` (A/s), ``didt_a_per_us``, ``target_e`` (V/m),
@@ -251,6 +252,7 @@ def pose_record(result) -> dict:
         "units": dict(UNITS),
         "coil": _get(result, "coil_name"),
         "head": _get(result, "head_name"),
+        "head_spec": _get(result, "head_spec") or None,
         "frame": _get(result, "frame"),
         "pose": pose,
         "pose_mm": pose_mm,

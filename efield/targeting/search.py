@@ -21,7 +21,7 @@ import numpy as np
 from .._common.validation import as_scalar
 from ..physics.placement import is_mesh_head as _is_mesh_head
 from .evaluators import PoseEvaluator, evaluator_for
-from .results import TargetResult, _focality, _mso_for
+from .results import TargetResult, _focality, _mso_for, head_description
 from .targets import Target, TargetError, cortex_normal, head_size, resolve_target
 
 __all__ = ["optimize_pose"]
@@ -102,10 +102,65 @@ def _hex_grid(radius, step):
 
 
 def _objective(fields, target: Target):
-    """Objective (P,) from fields (P, k, 3): mean |E| or mean E·d over the region points."""
+    """Objective (P,) from fields (P, k, 3): mean |E| or mean E·d over the region points (|mean E·d| for an
+    axial, sign-agnostic target)."""
     if target.direction is None:
         return np.linalg.norm(fields, axis=2).mean(axis=1)
-    return np.einsum("pkc,c->pk", fields, target.direction).mean(axis=1)
+    value = np.einsum("pkc,c->pk", fields, target.direction).mean(axis=1)
+    return np.abs(value) if target.axial else value
+
+
+def _score_all(score, poses, chunk: int = 4096) -> np.ndarray:
+    """``score`` of every pose (P, 4, 4), in chunks, showing progress."""
+    from .._common import progress
+
+    out = np.empty(len(poses))
+    with progress.task(f"targeting: evaluating {len(poses):,} coil poses", total=len(poses)) as bar:
+        for a in range(0, len(poses), chunk):
+            out[a:a + chunk] = score(poses[a:a + chunk])
+            bar.advance(len(out[a:a + chunk]))
+    return out
+
+
+def _best_grid_pose(values, poses, tgt: Target) -> int:
+    """Index of the best grid pose.  For an axial objective with a conventional handle direction the two
+    equal optima (handle and handle + 180°) are told apart by taking the one whose handle is nearer the
+    convention's: only poses with the handle in the convention's half-plane compete."""
+    hint = (tgt.convention or {}).get("handle_direction")
+    if tgt.axial and hint is not None:
+        near = poses[:, :3, 1] @ np.asarray(hint, dtype=float) >= 0.0
+        if near.any():
+            return int(np.argmax(np.where(near, values, -np.inf)))
+    return int(np.argmax(values))
+
+
+def _convention_report(tgt: Target, pose, e_target) -> dict:
+    """Angle (°, 0–180) between the pose's handle and the conventional handle, both projected onto the plane
+    normal to the coil axis, and the sense of the induced E at the target for positive dI/dt."""
+    conv = tgt.convention
+    if not conv:
+        return {"convention": None, "angle_to_convention_deg": None, "current_direction": None,
+                "current_direction_text": ""}
+    n = pose[:3, 2]
+    a, b = (v - (v @ n) * n for v in (pose[:3, 1], np.asarray(conv["handle_direction"], dtype=float)))
+    cosang = float(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))
+    field_dir = np.asarray(conv["field_direction"], dtype=float)
+    along = float(np.asarray(e_target) @ field_dir)
+    fwd, rev = conv.get("field_label", "+"), conv.get("reverse_label", "-")
+    fwd_w, rev_w = conv.get("field_toward", "along the convention"), conv.get("reverse_toward", "against it")
+    if along >= 0:
+        sense = fwd
+        text = (f"for positive dI/dt this coil's E at the target points {fwd_w} ({fwd} current, as the "
+                f"convention wants); a coil with the opposite current sense (e.g. MagVenture vs Magstim "
+                f"figure-8s) in its normal direction points the other way ({rev}) — reverse its current on the "
+                f"stimulator to get {fwd}")
+    else:
+        sense = rev
+        text = (f"for positive dI/dt this coil's E at the target points {rev_w} ({rev} current, against the "
+                f"convention's {fwd}); reverse the current direction on the stimulator (or use the opposite "
+                f"pulse phase of a biphasic pulse) to get {fwd} current, keeping the handle where it is")
+    return {"convention": dict(conv), "angle_to_convention_deg": float(np.degrees(np.arccos(cosang))),
+            "current_direction": sense, "current_direction_text": text}
 
 
 def _forward_objective(coil, head, target, pose):
@@ -229,8 +284,12 @@ def _assumptions(coil, head, tgt: Target, plan: _Plan, scalp, evaluator, off_eva
                  f"{head.provenance.get('model') or head.provenance.get('mesh') or 'user mesh'})"),
         "target": f"{tgt.label}" + (f" — {tgt.source}" if tgt.source else "")
                   + (f"; region of {len(tgt.region)} cortical points within {radius * 1e3:.1f} mm" if radius else ""),
-        "objective": ("|E|" if tgt.direction is None else f"E along {tgt.direction_label} "
+        "objective": (tgt.objective_text if tgt.direction is None else f"{tgt.objective_text}, d = "
                       f"({', '.join(f'{x:+.3f}' for x in tgt.direction)})")
+                     + (f"; d: the convention's {tgt.convention.get('field_label', '')} direction "
+                        "projected onto the scalp tangent plane above the target; of the two equal optima "
+                        "(handle and handle + 180°) the one nearer the conventional handle is taken"
+                        if tgt.convention else "")
                      + (" averaged over the region" if radius else "")
                      + (" (mesh heads: of the region-mean field vector)" if radius and _is_mesh_head(head) else ""),
         "placement": f"coil resting on the scalp + {distance * 1e3:.1f} mm; positions within "
@@ -305,9 +364,9 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                                              reach, grid_step)
     score = _scorer(evaluator, off_evaluators, tgt, plan.weight)
     t["setup"] = time.perf_counter()
-    values = score(poses)
+    values = _score_all(score, poses)
     t["search"] = time.perf_counter()
-    best = int(np.argmax(values))
+    best = _best_grid_pose(values, poses, tgt)
     uva = (*grid_uv[best // plan.n_angles], angles[best % plan.n_angles])
     n_eval = len(poses)
     if refine:
@@ -324,9 +383,10 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
 
     assumptions = _assumptions(coil, head, tgt, plan, scalp, evaluator, off_evaluators, off_points, pose)
     focal, cortex = _focality(coil.placed(pose), head, tgt, value) if focality else ({}, None)
-    mso, stim_name = None, stimulator
+    goal = _mso_for(coil, stimulator, plan.goal_e, value)
     if plan.goal_e is not None:
-        mso, stim_name, assumptions["stimulator"] = _mso_for(coil, stimulator, plan.goal_e, value)
+        assumptions["stimulator"] = goal.pop("describe")
+    goal.pop("describe", None)
     gap = scalp_gap(pose, head, coil)
     curve_deg = np.round(np.rad2deg(curve_angles), 9) % 360.0
     order = np.argsort(curve_deg)
@@ -334,11 +394,11 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
         pose=pose, center=pose[:3, 3].copy(), handle=pose[:3, 1].copy(), normal=pose[:3, 2].copy(),
         coil_name=coil.name, head_name=head.name, frame=getattr(head, "frame", "head"),
         target_point=tgt.point, target_label=tgt.label, target_direction=tgt.direction,
-        quantity="|E|" if tgt.direction is None else f"E·{tgt.direction_label}", didt=plan.didt,
+        quantity=_quantity(tgt), didt=plan.didt,
         target_e=value * plan.didt, target_e_per_aus=value * 1e6,
         target_efield=(e_vec[0] if len(e_vec) else np.zeros(3)) * plan.didt,
         angle_reference=scalp.reference, angles_deg=curve_deg[order], e_vs_angle=curve[order] * plan.didt,
-        focality=focal, goal_e=plan.goal_e, mso_for_goal=mso, stimulator=stim_name,
+        focality=focal, goal_e=plan.goal_e, **goal,
         fast_vs_forward=abs(fast_value - value) / max(abs(value), 1e-300),
         scalp_gap_m=max(gap, 0.0) if gap > -1e-9 else gap, n_poses=n_eval, assumptions=assumptions, cortex=cortex,
         timing={"placement": t["grid_poses"] - t["start"], "precompute": t["setup"] - t["grid_poses"],
@@ -346,7 +406,16 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                 "grid_poses_per_s": len(poses) / max(t["search"] - t["setup"], 1e-12),
                 "refine": t["refine"] - t["search"], "forward_check": t["forward"] - t["refine"],
                 "total": time.perf_counter() - t["start"]},
+        head_label=head_description(head), objective=tgt.objective_text,
+        **_convention_report(tgt, pose, (e_vec[0] if len(e_vec) else np.zeros(3))),
     )
+
+
+def _quantity(tgt: Target) -> str:
+    """Short name of the objective's field quantity: "|E|", "|E·convention|", "E·anterior", …"""
+    if tgt.direction is None:
+        return "|E|"
+    return f"|E·{tgt.direction_label}|" if tgt.axial else f"E·{tgt.direction_label}"
 
 
 def _off_target_points(head, tgt: Target, distance: float, n: int) -> np.ndarray:

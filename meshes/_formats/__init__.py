@@ -29,7 +29,7 @@ from .._mesh import (
     _row_keys,
     surface_from_faces,
 )
-from .surface import SURFACE_FORMATS, atomic_target, existing_file, extension, load_surface, save_surface, unit_scale
+from .surface import SURFACE_FORMATS, atomic_target, existing_file, extension, load_surface, save_surface
 
 __all__ = ["MeshFields", "load_head", "load_head_fields", "save_head", "save_subject_folder", "load_surface", "save_surface",
            "HEAD_FORMATS", "SURFACE_FORMATS"]

@@ -29,8 +29,6 @@ class _Broken(ValueError):
 def _read_meshio(path: Path):
     import warnings
 
-    import meshio
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # meshio warns on odd files; every problem raises below

@@ -191,6 +191,10 @@ def test_pose_must_sit_on_the_head():
     flipped = pose @ np.diag([1.0, -1.0, -1.0, 1.0])  # a matsimnibs read as efield's own axes
     with pytest.raises(PoseFileError, match="inside the scalp.*into the head"):
         check_pose_on_head(flipped, head, coil, "p.txt")
+    metres = pose.copy()
+    metres[:3, 3] *= 1e-3  # a file in metres read as millimetres
+    with pytest.raises(PoseFileError, match="in metres"):
+        check_pose_on_head(metres, head, coil, "p.txt")
     far = pose.copy()
     far[:3, 3] += 0.2 * pose[:3, 2]
     with pytest.raises(PoseFileError, match="200 mm above the scalp.*another head"):

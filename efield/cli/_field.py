@@ -86,7 +86,7 @@ def _best_pose(coil, head, target, direction, didt, stimulator):
 @click.option("--coil", "coil_id", default=None,
               help="Preset id (see `efield coils`) or a .ccd/.tcd coil file (default: the pose file's coil, "
                    "else magstim_70mm_fig8).")
-@click.option("--head", "head_name", default=None, help=HEAD_HELP + " [default: human]")
+@click.option("--head", "head_name", default=None, help=HEAD_HELP + " [default: the head a --pose file records, else human]")
 @click.option("--stimulator", default=None, help="Stimulator for --mso (default: the coil's own; see `efield stimulators`).")
 @click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False),
               help=STIMULATORS_HELP)

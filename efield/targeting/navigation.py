@@ -564,6 +564,8 @@ def check_pose_on_head(pose, head, coil, where: str = "pose") -> float:
     name = getattr(head, "name", "the head")
     c = np.asarray(pose)[:3, 3] * 1e3
     at = f"coil at ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) mm"
+    if np.linalg.norm(c) < 1.0:
+        at += "; is the file's translation in metres? Pose files hold millimetres"
     if gap < -0.010:
         raise PoseFileError(
             f"{where}: the coil would sit {-gap * 1e3:.0f} mm inside the scalp of head {name} ({at}): is the "

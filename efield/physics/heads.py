@@ -35,7 +35,7 @@ from .._common.validation import did_you_mean
 from .placement import is_mesh_head, is_sphere_head
 
 __all__ = ["SPHERE_HEADS", "BUILTIN_MESH_HEADS", "ACCEPTED_HEADS", "HeadError", "load_any_head", "head_label",
-           "head_species", "is_builtin_head", "head_names"]
+           "head_species", "is_builtin_head", "head_names", "scalp_surface"]
 
 SPHERE_HEADS = ("human", "rat", "mouse")
 #: built-in mesh head names → the name ``meshes.builtin_head`` takes
@@ -199,6 +199,8 @@ def head_label(spec, head=None) -> str:
         return f"{head.name} (SimNIBS subject folder {prov['simnibs_subject_folder']}, FEM)"
     if "file" in prov:
         return f"{head.name} (mesh file {prov['file']}, FEM)"
+    if head.name in BUILTIN_MESH_HEADS.values():
+        return f"{head.name} (built-in mesh, FEM)"
     return f"{head.name} (mesh, FEM)"
 
 
@@ -225,3 +227,16 @@ def head_species(spec, head=None) -> tuple[str, str]:
     species = "human" if extent >= HUMAN_MIN_EXTENT_M else "rat" if extent >= RAT_MIN_EXTENT_M else "mouse"
     return species, (f"assumed from the head's size ({extent * 1e3:.0f} mm across: human from "
                      f"{HUMAN_MIN_EXTENT_M * 1e3:.0f} mm, rat from {RAT_MIN_EXTENT_M * 1e3:.0f} mm, mouse below)")
+
+
+def scalp_surface(head, n_subdiv: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The scalp of ``head`` as (vertices (n, 3) m, faces (m, 3) int) for pictures and scene files: a mesh
+    head's scalp surface, or an icosphere of a sphere head's scalp radius (``n_subdiv`` subdivisions)."""
+    if is_sphere_head(head):
+        from meshes import icosphere
+
+        surf = icosphere(float(head.scalp_radius), n_subdiv, center=tuple(np.asarray(head.center, dtype=float)))
+        return surf.vertices, surf.faces
+    if getattr(head, "scalp", None) is None:
+        raise HeadError(f"head {head.name!r} has no scalp surface")
+    return np.asarray(head.scalp.vertices), np.asarray(head.scalp.faces)

@@ -12,7 +12,7 @@ import numpy as np
 from ..physics.placement import is_mesh_head as _is_mesh_head
 from .targets import Target
 
-__all__ = ["TargetResult", "write_targeting", "head_description", "FOCALITY_LABELS"]
+__all__ = ["TargetResult", "write_targeting", "FOCALITY_LABELS"]
 
 #: readable name, unit and scale (value × scale is printed) of each focality key
 FOCALITY_LABELS = {
@@ -22,22 +22,6 @@ FOCALITY_LABELS = {
     "brain_fraction_above_half_target": ("brain volume above half the target E", "%", 100.0),
     "brain_fraction_above_half_max": ("brain volume above half the cortical peak |E|", "%", 100.0),
 }
-
-#: names of the built-in mesh heads (meshes.builtin_head) and the dish
-_BUILTIN_MESHES = ("human", "rat", "mouse", "dish")
-
-
-def head_description(head) -> str:
-    """The head and its model kind, e.g. "human (sphere)", "human (built-in mesh, FEM)",
-    "ernie (SimNIBS subject folder /data/m2m_ernie, FEM)", "sub01 (mesh file /x/sub01.msh, FEM)"."""
-    from ..physics.heads import head_label
-
-    prov = getattr(head, "provenance", None) or {}
-    file = str(prov.get("file", ""))
-    if (_is_mesh_head(head) and head.name in _BUILTIN_MESHES and "simnibs_subject_folder" not in prov
-            and "/" not in file and "\\" not in file):
-        return f"{head.name} (built-in mesh, FEM)"
-    return head_label(head, head)
 
 @dataclass(frozen=True, eq=False)
 class TargetResult:

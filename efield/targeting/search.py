@@ -21,7 +21,8 @@ import numpy as np
 from .._common.validation import as_scalar
 from ..physics.placement import is_mesh_head as _is_mesh_head
 from .evaluators import PoseEvaluator, evaluator_for
-from .results import TargetResult, _focality, _mso_for, head_description
+from ..physics.heads import head_label
+from .results import TargetResult, _focality, _mso_for
 from .targets import Target, TargetError, cortex_normal, head_size, resolve_target
 
 __all__ = ["optimize_pose"]
@@ -406,7 +407,7 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
                 "grid_poses_per_s": len(poses) / max(t["search"] - t["setup"], 1e-12),
                 "refine": t["refine"] - t["search"], "forward_check": t["forward"] - t["refine"],
                 "total": time.perf_counter() - t["start"]},
-        head_label=head_description(head), objective=tgt.objective_text,
+        head_label=head_label(head, head), objective=tgt.objective_text,
         **_convention_report(tgt, pose, (e_vec[0] if len(e_vec) else np.zeros(3))),
     )
 

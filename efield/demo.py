@@ -160,13 +160,11 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
             row, result, placed, head = coil_field_summary(cid, head_name, n_subdiv=n_subdiv)
             rows.append(row)
             if pictures:
-                from .views.plots import render_shell_field
+                from .views.field_scene import field_pictures
 
-                render_shell_field(
-                    result.points, result.faces, result.magnitude, tmp / f"{cid}_{head_name}.png",
-                    segments=(placed.start, placed.end), title=f"{cid} on {head_name} sphere: |E| per A/µs",
-                    scalar_label="|E| (V/m per A/µs)", camera="oblique",
-                )
+                field_pictures(tmp, head, placed, result.scaled(1e8), stem=f"{cid}_{head_name}", html=False,
+                               vtm=False, window_size=(1200, 900),
+                               title=f"{cid} on the {head_name} sphere head: |E| at dI/dt 100 A/µs")
             if progress:
                 progress(f"{cid} on {head_name}: peak {row['peak_vm_per_aus']:.3g} V/m per A/µs")
         if pictures:
@@ -185,6 +183,9 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
             _demo_targeting(tmp / "targeting", progress, mesh=meshes)
             if meshes:
                 _demo_subject(tmp / "subject", progress)
+        from .views.report import write_report
+
+        write_report(tmp, title="efield demo: every preset coil, dose translation, mesh heads, targeting")
     return rows
 
 
@@ -208,7 +209,7 @@ def _demo_subject(out: Path, progress=None) -> list[dict]:
     res = optimize_pose(coil, head, "M1_hand_left", 1e8, goal_e=80.0)
     res = dataclasses.replace(res, head_spec="../m2m_example")  # the folder, seen from the pose files
     (out / "M1_hand_left").mkdir()
-    write_targeting(res, coil, out / "M1_hand_left")
+    write_targeting(res, coil, out / "M1_hand_left", head=head)
     e_best = float(np.linalg.norm(cortex_field(coil.placed(res.pose), head, 1e8).efield, axis=1).max())
     rows = [{"file": "pose.json", "system": "efield", "peak_vm": e_best, "difference_pct": 0.0}]
     for system, name in NAV_FILES.items():
@@ -227,6 +228,9 @@ def _demo_subject(out: Path, progress=None) -> list[dict]:
               "any physiological effect."]
     (out / "subject.md").write_text("\n".join(lines) + "\n")
     (out / "subject.json").write_text(json_text(rows))
+    from .views.report import write_report
+
+    write_report(out, title="efield demo: from a SimNIBS subject folder to neuronavigation pose files")
     if progress:
         progress(f"subject workflow: M1 on {head.name}, pose files for {', '.join(NAV_FILES)} read back within "
                  f"{max(abs(r['difference_pct']) for r in rows):.2g} %")
@@ -249,6 +253,7 @@ def _demo_targeting(out: Path, progress=None, mesh: bool = True) -> list[dict]:
     from .dose.dosimetry import head_by_name
     from .targeting.results import write_targeting
     from .targeting.search import optimize_pose
+    from .views.report import write_report
 
     out.mkdir()
     rows = []
@@ -260,7 +265,7 @@ def _demo_targeting(out: Path, progress=None, mesh: bool = True) -> list[dict]:
         coil = load_coil(coil_id)
         res = optimize_pose(coil, head, target, 1e8, direction=direction, goal_e=100.0)
         (out / label).mkdir()
-        write_targeting(res, coil, out / label)
+        write_targeting(res, coil, out / label, head=head)
         f = res.focality
         mso = "n/a" if res.mso_for_goal is None else f"{res.mso_for_goal:.0f} % ({res.stimulator})"
         c = res.center * 1e3
@@ -281,6 +286,7 @@ def _demo_targeting(out: Path, progress=None, mesh: bool = True) -> list[dict]:
              "shows whether a coil reaches the target alone or a whole hemisphere."]
     (out / "targeting.md").write_text("\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n")
     (out / "targeting.json").write_text(json_text(rows))
+    write_report(out, title="efield demo: coil targeting")
     return rows
 
 
@@ -308,6 +314,7 @@ def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
         lines.append(f"| {coil} | {sphere} | {mesh} | {ps:.4g} | {pm:.4g} | {100 * (pm / ps - 1):+.1f} % | "
                      f"{us.peak * A_PER_US:.4g} / {um.peak * A_PER_US:.4g} | "
                      f"{us.half_max_depth_m * 1e3:.2f} / {um.half_max_depth_m * 1e3:.2f} |")
+        _depth_plot(out, coil, sphere, mesh)
         if progress:
             progress(f"{coil}: 99.9th pct {sphere} sphere {ps:.3g} vs {mesh} {pm:.3g} V/m per A/µs "
                      f"({100 * (pm / ps - 1):+.1f} %)")
@@ -315,12 +322,45 @@ def _demo_mesh_vs_sphere(out: Path, progress=None) -> None:
               "reports it): on the voxel head the raw peak is one hot vertex at a tissue step. Sphere: analytic, cortex at the brain surface. Rodent meshes: layered ellipsoids (scalp, skull, "
               "CSF, brain) in a bregma frame, E reported on a surface just inside the brain, coil over bregma. "
               "Human mesh: the MNI152 voxel head (WM, GM, CSF, bone, scalp), E on the mid-cortical surface, "
-              "coil over the vertex. Second-order FEM, handle along +y, coil resting on the scalp. On the human "
-              "voxel head the half-peak depth (walked along the cortical normal from the hot spot) is set by the "
-              "tissue steps next to it (GM/CSF/WM conductivity jumps), not by the coil's decay with depth as in "
-              "the sphere.", ""]
+              "coil over the vertex. Second-order FEM, handle along +y, coil resting on the scalp. Half-value depth "
+              "(Deng et al. 2013): how deep below the cortex the brain still sees half the peak cortical |E|; "
+              "depth_<coil>_<head>.png shows |E| along the inward normal under each head's hot spot (on the "
+              "human voxel head it steps at the GM/CSF/WM conductivity jumps).", ""]
     (out / "mesh_vs_sphere.md").write_text("\n".join(lines))
     (out / "mesh_vs_sphere.json").write_text(json_text(rows))
+
+
+def _depth_profile(coil_id: str, head_name: str, depth: float, n: int = 60):
+    """|E| (V/m per A/µs) at ``n`` depths (mm) from 0 to ``depth`` (m) along the inward cortical normal under the
+    hot spot of ``coil_id`` at the standard pose on ``head_name``; points outside the head are left out."""
+    from coils import load_coil
+
+    from .dose.dosimetry import head_by_name
+    from .physics.fields import cortex_field, standard_pose, total_efield
+
+    head, coil = head_by_name(head_name), load_coil(coil_id)
+    placed = coil.placed(standard_pose(head, coil=coil))
+    res = cortex_field(placed, head, A_PER_US, n_subdiv=4)
+    k = int(np.argmax(res.magnitude))
+    d = np.linspace(0.0, depth, n)
+    pts = res.points[k] - d[:, None] * res.normals[k]
+    if hasattr(head, "find_tets"):
+        inside = head.find_tets(pts) >= 0
+        d, pts = d[inside], pts[inside]
+    return d * 1e3, np.linalg.norm(total_efield(placed, head, pts, A_PER_US), axis=1)
+
+
+def _depth_plot(out: Path, coil: str, sphere: str, mesh: str) -> None:
+    """|E| against depth under the hot spot on the sphere and the mesh head, on one axis."""
+    from .dose.dosimetry import head_by_name
+    from .views.plots import plot_depth_profiles
+
+    depth = 0.6 * float(head_by_name(sphere).cortex_radius)  # deep enough to pass the half-value depth
+    curves = [(f"{name} ({'sphere' if name == sphere else 'mesh, FEM'})", *_depth_profile(coil, name, depth))
+              for name in (sphere, mesh)]
+    plot_depth_profiles(curves, out / f"depth_{coil}_{sphere}.png",
+                        title=f"|E| under the hot spot of {coil}: {sphere} sphere vs {mesh} (dI/dt 1 A/µs)",
+                        ylabel="|E| (V/m per A/µs)")
 
 
 def _demo_translation(out: Path, progress=None) -> None:

@@ -110,6 +110,21 @@ def test_demo_writes_table_and_pictures(tmp_path):
     again = json.loads(res.stdout[res.stdout.index("{"):])
     assert again["peak_vm"] == pytest.approx(subject[0]["peak_vm"], rel=1e-6)
     assert "SimNIBS subject folder" in again["head"]
+    # the report: one page per part, linked from the demo's index.html, readable in a browser
+    index = (out / "index.html").read_text()
+    for part in ("translation", "targeting", "subject"):
+        assert (out / part / "index.html").is_file() and f'href="{part}/index.html"' in index, part
+    assert (out / "subject" / "M1_hand_left" / "field.html").is_file()
+    import shutil
+
+    browser = shutil.which("chromium")
+    if browser:
+        from .test_browser import _pixels, _screenshot
+
+        for page in (out / "index.html", out / "subject" / "M1_hand_left" / "index.html"):
+            png = tmp_path / f"{page.parent.name}.png"
+            _screenshot(browser, page, png, tmp_path)
+            assert len(np.unique(_pixels(png).reshape(-1, 3), axis=0)) > 200, page
 
 
 def test_field_on_a_mesh_head(tmp_path):
@@ -119,3 +134,19 @@ def test_field_on_a_mesh_head(tmp_path):
     assert res.exit_code == 0, res.output
     assert "rat-mesh (built-in mesh, FEM)" in res.output
     _not_blank(out / "field.png")
+
+
+def test_dose_out_writes_the_field_and_a_report(tmp_path):
+    out = tmp_path / "dose"
+    res = CliRunner().invoke(main, ["dose", "--head", "rat", "--coil", "rodent_8mm_round", "--intensity", "50A/us",
+                                    "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert {"dose.json", "dose.md", "field.png", "field.html", "scene.vtm", "index.html"} <= {
+        p.name for p in out.iterdir()}
+    index = (out / "index.html").read_text()
+    assert 'src="field.html"' in index and "dose.md" in index
+    rows = json.loads((out / "dose.json").read_text())["rows"]
+    assert rows[0]["didt_aus"] == pytest.approx(50.0)
+    again = CliRunner().invoke(main, ["dose", "--head", "rat", "--coil", "rodent_8mm_round", "--intensity", "50A/us",
+                                      "--out", str(out), "--quiet"])
+    assert again.exit_code != 0 and "--force" in again.output  # refused before any computation

@@ -35,10 +35,12 @@ def _register() -> None:
     from ._demo import demo_cmd
     from ._dose import dose_cmd, translate_cmd
     from ._field import field_cmd
+    from ._report import report_cmd
     from ._tables import coils_cmd, stimulators_cmd
     from ._target import target_cmd
 
-    for cmd in (coils_cmd, stimulators_cmd, field_cmd, dose_cmd, translate_cmd, target_cmd, demo_cmd):
+    for cmd in (coils_cmd, stimulators_cmd, field_cmd, dose_cmd, translate_cmd, target_cmd, demo_cmd,
+                report_cmd):
         main.add_command(cmd)
 
 

@@ -40,6 +40,8 @@ def demo_cmd(out_dir, force, subdiv):
     if subject.exists():
         click.echo(f"From a SimNIBS subject folder to neuronavigation pose files ({out_dir}/subject/):")
         click.echo(subject.read_text())
+    click.echo(f"The report of everything above, 3D views included: open {Path(out_dir) / 'index.html'} in a browser "
+               "(it works offline).")
     return rows
 
 

@@ -51,12 +51,18 @@ def _setup_options(prefix: str, help_who: str):
 @click.option("--stimulators", "table", default=None, type=click.Path(exists=True, dir_okay=False),
               help=STIMULATORS_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Also write the results here: dose.json, dose.md, the field at the first intensity (field.png, "
+                   "field.html, scene.vtm) and index.html (the report).")
+@click.option("--force", is_flag=True, help=FORCE_HELP)
 @long_running
-def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json):
+def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json, out_dir, force):
     """Cortical E of one protocol: E at the target, peak, percentiles, depth and area above half peak."""
     from ..dose.dosimetry import dose
     from ..dose.translation import destination_setup
 
+    if out_dir:
+        check_output(out_dir, force)
     load_head(head)  # every check before any computation: an unknown head is a usage error
     try:
         setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table,
@@ -80,6 +86,8 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
             "assumptions": list(d.assumptions),
         }
         rows.append(row)
+    if out_dir:
+        _write_dose(out_dir, force, setup, results[0].didt, rows)
     if as_json:
         echo_json(rows)
         return
@@ -93,11 +101,49 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
         click.echo(f"  E at target {r['e_target_vm']:.4g}{band_txt} V/m (normal to cortex {r['e_target_normal_vm']:.3g}); "
                    f"cortex 99.9th percentile (robust peak) {r['p999_vm']:.4g} V/m, raw peak {r['peak_vm']:.4g}, "
                    f"99th {r['p99_vm']:.4g} V/m")
-        depth = "—" if r["half_max_depth_mm"] != r["half_max_depth_mm"] else f"{r['half_max_depth_mm']:.2f} mm"
-        click.echo(f"  half-peak depth {depth}, cortex area above half peak {r['half_max_area_cm2']:.3g} cm²")
+        depth = "not reached" if r["half_max_depth_mm"] != r["half_max_depth_mm"] else f"{r['half_max_depth_mm']:.2f} mm"
+        click.echo(f"  half-value depth (how deep the brain sees at least half the peak cortical |E|) {depth}, "
+                   f"cortex area above half peak {r['half_max_area_cm2']:.3g} cm²")
         click.echo(f"  set-up: {r['setup']}")
         for a in r["assumptions"]:
             click.echo(f"  assumption: {a}")
+    if out_dir:
+        click.echo(f"wrote {out_dir}/: dose.json, dose.md, field.png, field.html, scene.vtm, index.html (the report)")
+
+
+def _write_dose(out_dir, force, setup, didt, rows) -> None:
+    """dose.json, dose.md, the field of the set-up at ``didt`` (A/s) and the report, into ``out_dir``."""
+    from coils import load_coil
+
+    from .._common import progress
+    from .._common.io import json_text, staged_directory
+    from ..dose.dosimetry import head_by_name
+    from ..physics.fields import cortex_field, standard_pose
+    from ..views.field_scene import field_pictures
+    from ..views.report import write_report
+
+    head, coil = head_by_name(setup.head), load_coil(setup.coil)
+    placed = coil.placed(standard_pose(head, distance=setup.gap, coil=coil))
+    result = cortex_field(placed, head, didt)
+    lines = ["# Dose", "", f"Set-up: {setup.describe()}", "",
+             "| intensity | dI/dt (A/µs) | % MSO | E at target (V/m) | robust peak |E| (V/m) | half-value depth (mm) |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        mso = "n/a" if r["mso"] is None else f"{r['mso']:.3g}"
+        lines.append(f"| {r['intensity']} | {r['didt_aus']:.4g} | {mso} | {r['e_target_vm']:.4g} | "
+                     f"{r['p999_vm']:.4g} | {r['half_max_depth_mm']:.2f} |")
+    lines += ["", "## Assumptions", ""] + [f"- {a}" for a in dict.fromkeys(a for r in rows for a in r["assumptions"])]
+    try:
+        with staged_directory(out_dir, force=force) as tmp:
+            (tmp / "dose.json").write_text(json_text({"rows": rows, "setup": setup.describe()}))
+            (tmp / "dose.md").write_text("\n".join(lines) + "\n")
+            with progress.task("pictures: the field in 3D (PNG, interactive HTML, ParaView scene)"):
+                field_pictures(tmp, head, placed, result,
+                               title=f"{setup.coil} on {setup.head} at {rows[0]['intensity']} "
+                                     f"(dI/dt {didt / 1e6:.4g} A/µs)")
+            write_report(tmp, title=f"efield dose: {rows[0]['intensity']} with {setup.coil} on {setup.head}")
+    except OSError as exc:
+        fail(exc)
 
 
 
@@ -161,6 +207,6 @@ def translate_cmd(table, to, coil, stimulator, rmt, source, intensity, from_coil
     click.echo((Path(out_dir) / "translated.md").read_text())
     click.echo(f"{len(rows)} input rows -> {len(out_rows)} output rows: {n_ok} translated, "
                f"{len(out_rows) - n_ok} not translatable; wrote {out_dir}/translated.csv, translated.md, "
-               "translated.png, assumptions.md")
+               "translated.png/.svg, assumptions.md, index.html (the report)")
 
 

@@ -79,7 +79,7 @@ def _best_pose(coil, head, target, direction, didt, stimulator):
         result = optimize_pose(coil, head, target, didt, direction=direction, stimulator=stimulator)
     except ValueError as exc:
         fail(exc)
-    return result.pose, f"best pose for target {target} ({result.quantity})"
+    return result.pose, f"best pose for target {target} ({result.quantity})", result.target_point
 
 
 @click.command("field")
@@ -132,8 +132,9 @@ def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, 
         didt, intensity = float(didt_from_file), f"dI/dt {didt_from_file / 1e6:.4g} A/µs (from {pose_file})"
     else:
         didt, intensity = resolve_intensity(coil, didt_text, mso, stimulator, table)
+    target_point = None
     if target:
-        pose, pose_desc = _best_pose(coil, head, target, direction, didt, stimulator)
+        pose, pose_desc, target_point = _best_pose(coil, head, target, direction, didt, stimulator)
     from ..physics.fields import cortex_field, standard_pose
     from ..targeting.navigation import check_pose_on_head
 
@@ -147,7 +148,7 @@ def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, 
     except ValueError as exc:
         fail(exc)
     summary = _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, pose, distance_mm)
-    _write(out_dir, force, fmt, coil, placed, result, summary)
+    _write(out_dir, force, fmt, coil, placed, head, result, summary, target=target_point)
     if as_json:
         echo_json(summary)
         return
@@ -172,18 +173,20 @@ def _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, 
     }
 
 
-def _write(out_dir, force, fmt, coil, placed, result, summary) -> None:
+def _write(out_dir, force, fmt, coil, placed, head, result, summary, target=None) -> None:
+    from .._common import progress
     from .._common.io import json_text, staged_directory
-    from ..views.plots import render_shell_field
+    from ..views.field_scene import field_pictures
+    from ..views.report import write_report
 
     try:
         with staged_directory(out_dir, force=force) as tmp:
             _write_field(result, tmp / f"field.{fmt}")
-            render_shell_field(result.points, result.faces, result.magnitude, tmp / "field.png",
-                               segments=(placed.start, placed.end),
-                               dipoles=placed.dipole_position if placed.n_dipoles else None,
-                               title=f"{coil.name} on {summary['head']}\n{summary['intensity']}", camera="oblique")
+            with progress.task("pictures: the field in 3D (PNG, interactive HTML, ParaView scene)"):
+                field_pictures(tmp, head, placed, result, target=target,
+                               title=f"{coil.name} on {summary['head']}; {summary['intensity']}")
             (tmp / "summary.json").write_text(json_text(summary))
+            write_report(tmp, title=f"efield field: {coil.name} on {summary['head']}")
     except OSError as exc:
         fail(exc)
 
@@ -197,7 +200,8 @@ def _print(s: dict, out_dir, fmt) -> None:
     click.echo(f"  cortex area with |E| >= half the peak: {s['half_max_area_cm2']:.2f} cm²; "
                f"half-value depth (how deep the brain sees at least half the peak cortical |E|): {depth}")
     click.echo(f"  species for thresholds: {s['species']} ({s['species_from']})")
-    click.echo(f"wrote {out_dir}/field.{fmt}, field.png, summary.json")
+    click.echo(f"wrote {out_dir}/: field.{fmt}, field.png, field.html (interactive), scene.vtm (ParaView), "
+               "summary.json, index.html (the report: open it in a browser)")
 
 
 def _write_field(result, path: Path) -> None:

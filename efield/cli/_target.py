@@ -107,7 +107,7 @@ def target_cmd(head_name, coil_id, target_text, direction, radius_mm, didt_text,
     result = dataclasses.replace(result, head_spec=head_spec_text(head_name))
     try:
         with staged_directory(out_dir, force=force) as tmp:
-            names = write_targeting(result, coil, tmp)
+            names = write_targeting(result, coil, tmp, head=head)
     except OSError as exc:
         fail(exc)
     if as_json:

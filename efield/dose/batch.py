@@ -583,66 +583,34 @@ def markdown_table(out_rows: list[dict], to: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _positive_band(r: dict, prefix: str) -> tuple[float, float, float] | None:
+    """(nominal, low, high) of a band in the row if all are finite and positive, else None."""
+    try:
+        band = tuple(float(r[k]) for k in (prefix, f"{prefix}_low", f"{prefix}_high"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return band if all(math.isfinite(v) and v > 0 for v in band) else None
+
+
 def _figure(out_rows: list[dict], path: Path, to: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [(i, r) for i, r in enumerate(out_rows, 1) if r["status"] == "translated" and r["dest_mso"] != ""]
-    if len(done) > MAX_FIGURE_BARS:
-        _histogram(done, len(out_rows), path, to, plt)
-        return
-    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(done), 4) + 1.5))
-    for y, (i, r) in enumerate(done):
-        lo, hi, nom = r["dest_mso_low"], r["dest_mso_high"], r["dest_mso"]
-        ax.plot([lo, hi], [y, y], color="tab:blue", lw=3, alpha=0.5)
-        ax.plot(nom, y, "o", color="tab:blue", label="equal E" if y == 0 else None)
-        if r["dest_mso_eqthreshold"] != "":
-            ax.plot([r["dest_mso_eqthreshold_low"], r["dest_mso_eqthreshold_high"]], [y + 0.2, y + 0.2],
-                    color="tab:orange", lw=3, alpha=0.5)
-            ax.plot(r["dest_mso_eqthreshold"], y + 0.2, "s", color="tab:orange",
-                    label="equal fraction of motor threshold" if y == 0 else None)
-    ax.set_yticks(range(len(done)))
-    ax.set_yticklabels([f"{i}. {r.get('study', '')} {r.get('year', '')} ({r.get('species', '')}, {r['intensity_point']})"
-                        for i, r in done], fontsize=7)
-    ax.axvline(100, color="grey", ls="--", lw=1)
-    ax.set_xscale("log")
-    ax.set_xlabel(f"{to}-equivalent % MSO (bars: plausible range)")
-    ax.set_title(f"Published protocols translated to {to}")
-    if done:
-        ax.legend(loc="lower left", fontsize=8)
-    ax.invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _histogram(done: list, n_rows: int, path: Path, to: str, plt) -> None:
-    """A large table: histograms of the nominal destination % MSO (equal E; equal threshold fraction)."""
+    """``translated.png`` (300 dpi) and ``translated.svg``: one row per translated row up to
+    :data:`MAX_FIGURE_BARS` rows, a histogram above (drawn by :func:`efield.views.plots.plot_translation`)."""
     import numpy as np
 
-    eq_e = np.array([r["dest_mso"] for _, r in done], dtype=float)
-    eq_t = np.array([r["dest_mso_eqthreshold"] for _, r in done if r["dest_mso_eqthreshold"] != ""], dtype=float)
-    vals = np.concatenate([eq_e, eq_t])
-    vals = vals[np.isfinite(vals) & (vals > 0)]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    if vals.size:
-        lo, hi = vals.min(), vals.max()
-        bins = np.geomspace(lo / 1.05, hi * 1.05, 41) if hi > lo else np.geomspace(lo / 1.5, lo * 1.5, 11)
-        ax.hist(eq_e[np.isfinite(eq_e) & (eq_e > 0)], bins=bins, color="tab:blue", alpha=0.6, label="equal E")
-        if eq_t.size:
-            ax.hist(eq_t[np.isfinite(eq_t) & (eq_t > 0)], bins=bins, color="tab:orange", alpha=0.6,
-                    label="equal fraction of motor threshold")
-        ax.set_xscale("log")
-        ax.legend(loc="upper right", fontsize=8)
-    ax.axvline(100, color="grey", ls="--", lw=1)
-    ax.set_xlabel(f"{to}-equivalent % MSO (nominal)")
-    ax.set_ylabel("output rows")
-    ax.set_title(f"Published protocols translated to {to}: {len(done)} of {n_rows} output rows translated")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    from ..views.plots import plot_translation
+
+    labels, eq_e, eq_t = [], [], []
+    nan3 = (math.nan, math.nan, math.nan)
+    for i, r in enumerate(out_rows, 1):
+        band = _positive_band(r, "dest_mso") if r["status"] == "translated" else None
+        if band is None:
+            continue
+        labels.append(f"{i}. {r.get('study', '')} {r.get('year', '')} ({r.get('species', '')}, "
+                      f"{r.get('intensity_point', '')})")
+        eq_e.append(band)
+        eq_t.append(_positive_band(r, "dest_mso_eqthreshold") or nan3)
+    plot_translation(labels, eq_e or np.empty((0, 3)), path, equal_threshold=eq_t or None, to=to, total_rows=len(out_rows),
+                     max_rows=MAX_FIGURE_BARS)
 
 
 def write_translation(out_dir: Path, fieldnames: list[str], out_rows: list[dict], to: str) -> None:
@@ -669,6 +637,9 @@ def write_translation(out_dir: Path, fieldnames: list[str], out_rows: list[dict]
         notes += ["", listed.rstrip("\n")]
     (out_dir / "assumptions.md").write_text("\n".join(notes) + "\n")
     _figure(out_rows, out_dir / "translated.png", to)
+    from ..views.report import write_report
+
+    write_report(out_dir, title=f"Protocols translated to {to}")
 
 
 def _row_ranges(rows: list[int]) -> str:

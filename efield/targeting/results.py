@@ -231,18 +231,22 @@ def _best_angle_deg(result: TargetResult) -> float:
     return float(np.degrees(np.arctan2(h @ np.cross(n, t1), h @ t1)) % 360.0)
 
 
-def write_targeting(result: TargetResult, coil, directory, *, title: str = "") -> list[str]:
+def write_targeting(result: TargetResult, coil, directory, *, title: str = "", head=None, html: bool = True) -> list[str]:
     """Write a targeting result into ``directory`` (existing, e.g. a staged output directory).
 
     Files: ``pose.json`` (everything, :func:`efield.targeting.pose_io.pose_record`), the pose for neuronavigation
     (:data:`efield.targeting.navigation.NAV_FILES`: ``pose_simnibs.txt``, ``pose_brainsight.txt``,
     ``pose_localite.xml``; head frame, mm), ``orientation.png`` (polar plot of the objective against the handle angle),
-    ``field.png`` (cortical |E| with the coil in place, if the result has its cortex field) and
-    ``summary.md``.  ``coil`` is the coil in its own frame.  Returns the file names written.
+    ``field.png``, ``field.html`` (interactive) and ``scene.vtm`` (ParaView; cortex, scalp, coil) — the cortical field of the objective
+    (|E|, or E·n for a normal objective) with the scalp, the coil and the target, if the result has its cortex
+    field and ``head`` (the head it was computed on) is given — ``summary.md`` and ``index.html`` (the report).
+    ``coil`` is the coil in its own frame; ``html``: write the interactive scene.  Returns the file names written.
     """
     from pathlib import Path
 
-    from ..views.plots import plot_orientation_polar, render_targeting
+    from ..views.field_scene import field_pictures
+    from ..views.plots import plot_orientation_polar
+    from ..views.report import write_report
     from .navigation import write_navigation_files
     from .pose_io import write_pose_json
 
@@ -257,15 +261,14 @@ def write_targeting(result: TargetResult, coil, directory, *, title: str = "") -
                            reference_label="0° = handle towards anterior (+y) on the scalp, counter-clockwise "
                                            "seen from outside")
     names.append("orientation.png")
-    if result.cortex is not None:
-        placed = coil.placed(result.pose)
-        segs = (placed.start, placed.end) if placed.n_segments else None
-        mag = result.cortex.magnitude * result.didt
-        render_targeting(result.cortex.points, result.cortex.faces, mag, out / "field.png", segments=segs,
-                         target_point=result.target_point, coil_center=result.center, coil_normal=result.normal,
-                         coil_handle=result.handle,
-                         title=title or f"|E| at {result.didt / 1e6:.3g} A/µs: {result.coil_name} on {result.head_name}")
-        names.append("field.png")
+    if result.cortex is not None and head is not None:
+        cortex = result.cortex.scaled(result.didt)
+        kind = "normal" if result.quantity.endswith("normal") else "magnitude"  # the picture shows the objective
+        what = "E·n" if kind == "normal" else "|E|"
+        names += field_pictures(out, head, coil.placed(result.pose), cortex, kind=kind, target=result.target_point,
+                                title=title or f"{what} at dI/dt {result.didt / 1e6:.3g} A/µs: {result.coil_name} at "
+                                               f"{result.target_label} on {result.head_label or result.head_name}",
+                                html=html, volume=False)  # `efield field --pose pose.json` writes the volume
     lines = ["# Coil targeting", "", "```", result.summary(), "```", ""]
     if result.convention:
         conv = result.convention
@@ -283,4 +286,6 @@ def write_targeting(result: TargetResult, coil, directory, *, title: str = "") -
     lines += ["", f"fast evaluator vs forward model at the best pose: {100 * result.fast_vs_forward:.3g} %"]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     names.append("summary.md")
+    write_report(out, title=f"Coil targeting: {result.target_label} on {result.head_label or result.head_name}")
+    names.append("index.html")
     return names

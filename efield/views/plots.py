@@ -1,28 +1,22 @@
-"""Pictures for people: fields on shells (pyvista, off-screen) and simple charts (matplotlib, Agg).
+"""Figure-ready 2D charts (matplotlib, Agg): depth profiles, orientation polar plots, bar charts, the
+translation chart.  3D scenes are in :mod:`.scene` (and :mod:`.field_scene` for a computed field).
 
-Coordinates come in metres and are drawn in millimetres.  pyvista and matplotlib are imported
-inside the functions, so importing this module is cheap.  Every picture is written atomically:
-to a temporary file in the target directory, then moved into place with ``os.replace``.
+Every chart is saved as a PNG at print resolution (:data:`PRINT_DPI`) and an SVG beside it, each written
+atomically (a temporary file in the target directory, moved into place); titles are wrapped to fit and
+every axis names its unit.  matplotlib is imported inside the functions, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from .._common.validation import as_points, as_vector3
 
-__all__ = ["render_shell_field", "render_targeting", "plot_profile", "bar_chart", "plot_orientation_polar"]
-
-_CAMERAS = ("top", "oblique")
-_COIL_COLOR = "#ff2d55"  # a red that stands out against viridis and the white background
-_DIPOLE_COLOR = "#ff8c00"
-_MARKER_COLOR = "#00e5ff"  # cyan: stands out against viridis, the coil red and the white background
+__all__ = ["plot_profile", "bar_chart", "plot_orientation_polar", "plot_depth_profiles", "half_value_depth",
+           "plot_translation", "PRINT_DPI"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -40,368 +34,88 @@ def _check_png(path) -> Path:
     return path
 
 
-def _as_faces(faces, n_vertices: int) -> np.ndarray:
-    arr = np.asarray(faces)
-    if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"faces must be an (m, 3) integer array; got shape {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"faces must hold integer vertex indices; got dtype {arr.dtype}")
-    if arr.size and (arr.min() < 0 or arr.max() >= n_vertices):
-        raise ValueError(
-            f"faces must index vertices 0..{n_vertices - 1}; got indices in [{int(arr.min())}, {int(arr.max())}]"
-        )
-    return arr.astype(np.int64, copy=False)
-
-
-def _as_values(values, n: int, name: str = "values") -> np.ndarray:
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one value per vertex; got {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} must be finite; {int((~np.isfinite(arr)).sum())} value(s) are NaN or infinite")
-    return arr
-
-
-def _surface_field_inputs(path, surface_vertices, faces, values):
-    """Checked (PNG path, vertices (n, 3) m, faces (m, 3) int, values (n,)) of a surface-field picture."""
-    path = _check_png(path)
-    verts = as_points(surface_vertices, "surface_vertices")
-    return path, verts, _as_faces(faces, len(verts)), _as_values(values, len(verts))
-
-
-def _check_clim(clim, values: np.ndarray) -> tuple[float, float]:
-    if clim is None:
-        lo, hi = float(values.min()), float(values.max())
-        if lo >= 0:
-            lo = 0.0
-        else:  # signed quantity: symmetric about zero
-            hi = max(abs(lo), abs(hi))
-            lo = -hi
-        if hi <= lo:
-            hi = lo + 1.0
-        return lo, hi
-    try:
-        lo, hi = (float(v) for v in clim)
-    except (TypeError, ValueError):
-        raise ValueError(f"clim must be (low, high) in the units of values; got {clim!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
-        raise ValueError(f"clim must be finite with high > low; got {clim!r}")
-    return lo, hi
-
-
 def _wrap(title: str, width: int) -> str:
     return "\n".join(textwrap.fill(part, width) for part in str(title).splitlines() or [""])
 
 
-@contextlib.contextmanager
-def _freetype_text():
-    """Draw VTK text with FreeType while inside the block.
-
-    With matplotlib installed VTK routes text through its MathText backend, which treats "|" as
-    a table-cell separator and drops it ("|E|" would print as "E").
-    """
-    try:
-        import vtkmodules.vtkRenderingFreeType  # noqa: F401  (registers the text renderer)
-        from vtkmodules.vtkRenderingCore import vtkTextRenderer
-    except ImportError:  # pragma: no cover - a VTK build without FreeType
-        yield
-        return
-    renderer = vtkTextRenderer.GetInstance()
-    if renderer is None:  # pragma: no cover
-        yield
-        return
-    previous = renderer.GetDefaultBackend()
-    renderer.SetDefaultBackend(vtkTextRenderer.FreeType)
-    try:
-        yield
-    finally:
-        renderer.SetDefaultBackend(previous)
-
-
-def _near(points: np.ndarray, center: np.ndarray, reach: float) -> np.ndarray:
-    """The points within ``reach`` of ``center`` (all of them if none is)."""
-    keep = np.linalg.norm(points - center, axis=1) <= reach
-    return points[keep] if keep.any() else points
-
-
-def _frame_camera(plotter, points_mm: np.ndarray, camera: str) -> None:
-    """Point the camera along the named view and fit ``points_mm`` (k, 3) with a margin."""
-    lo, hi = points_mm.min(axis=0), points_mm.max(axis=0)
-    focus = 0.5 * (lo + hi)
-    span = float(np.linalg.norm(hi - lo)) or 1.0
-    if camera == "top":
-        view, up = np.array([0.0, 0.0, 1.0]), (0.0, 1.0, 0.0)
-    else:
-        view, up = np.array([-0.55, -1.0, 0.85]), (0.0, 0.0, 1.0)
-        view /= np.linalg.norm(view)
-    pad = 0.08 * span
-    bounds = (lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad, lo[2] - pad, hi[2] + pad)
-    plotter.camera_position = [tuple(focus + 3.0 * span * view), tuple(focus), up]
-    plotter.reset_camera(bounds=bounds)
-
-
-# ----------------------------------------------------------------------------- 3-D
-def render_shell_field(surface_vertices, faces, values, path, *, segments=None, dipoles=None,
-                       title: str = "", scalar_label: str = "|E| (V/m)", clim=None,
-                       camera: str = "top", window_size=(900, 700), cmap: str | None = None,
-                       markers=None) -> Path:
-    """Render a field on a triangulated shell, with the coil, to a PNG (off-screen, no display).
-
-    Parameters
-    ----------
-    surface_vertices : (n, 3) float array, metres
-        Shell vertices (head frame); drawn in millimetres.
-    faces : (m, 3) int array
-        Triangles over ``surface_vertices``.
-    values : (n,) float array
-        Value per vertex (e.g. |E| in V/m), shown with a colour bar.
-    path : str or Path
-        Output file, ``.png``; its directory must exist.  Written atomically.
-    segments : tuple (start (k, 3), end (k, 3)) of float arrays, metres, optional
-        Coil wires drawn as lines in a contrasting colour.
-    dipoles : (k, 3) float array, metres, optional
-        Magnetic dipole positions drawn as points.
-    title : str
-        Text in the upper left (put the assumptions here: coil, head, dI/dt, ...).
-    scalar_label : str
-        Colour-bar title.
-    clim : (low, high) or None
-        Colour range in the units of ``values``; default ``(0, max)`` for non-negative values,
-        symmetric about zero otherwise.
-    camera : "top" or "oblique"
-        "top" looks down the −z axis with +y up and +x right in the image; "oblique" looks from
-        (−x, −y, +z) towards the field, +z up.  The camera frames the strong part of the field and
-        the coil within two shell radii of the shell (so a large coil cannot shrink a small head).
-    window_size : (width, height) ints, pixels
-    cmap : str or None
-        Matplotlib colour-map name; default "viridis" (non-negative) or "RdBu_r" (signed).
-    markers : (k, 3) float array, metres, optional
-        Points marked with cyan spheres (e.g. a stimulation target); kept in the camera frame.
-
-    Returns
-    -------
-    Path of the written PNG.
-    """
-    path, verts, tri, vals = _surface_field_inputs(path, surface_vertices, faces, values)
-    if camera not in _CAMERAS:
-        raise ValueError(f"camera must be one of {_CAMERAS}; got {camera!r}")
-    width, height = _check_window(window_size)
-    lo, hi = _check_clim(clim, vals)
-    if cmap is None:
-        cmap = "RdBu_r" if lo < 0 else "viridis"
-    wires = _check_segments(segments)
-    dip = None
-    if dipoles is not None:
-        dip = as_points(dipoles, "dipoles")
-        dip = dip if len(dip) else None
-    marks = _check_markers(markers)
-
-    def place_camera(plotter, frame_mm, verts_mm):
-        _frame_camera(plotter, frame_mm, camera)
-
-    return _render_field(verts, tri, vals, path, wires=wires, dip=dip, marks=marks, title=title,
-                         scalar_label=scalar_label, clim=(lo, hi), cmap=cmap, size=(width, height),
-                         place_camera=place_camera)
-
-
-def _check_window(window_size) -> tuple[int, int]:
-    try:
-        width, height = (int(v) for v in window_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"window_size must be (width, height) in pixels; got {window_size!r}") from None
-    if width < 100 or height < 100:
-        raise ValueError(f"window_size must be at least (100, 100) pixels; got {window_size!r}")
-    return width, height
-
-
-def _check_segments(segments):
-    """``(start, end)`` (k, 3) arrays in metres, or None when there are no wires."""
-    if segments is None:
-        return None
-    try:
-        start, end = segments
-    except (TypeError, ValueError):
-        raise ValueError("segments must be a tuple (start (k, 3), end (k, 3)) in metres") from None
-    start, end = as_points(start, "segments start"), as_points(end, "segments end")
-    if start.shape != end.shape:
-        raise ValueError(f"segments start and end must have the same shape; got {start.shape} and {end.shape}")
-    return (start, end) if len(start) else None
-
-
-def _check_markers(markers):
-    """Marker points as a (k, 3) array in metres (one (3,) point is accepted), or None."""
-    if markers is None:
-        return None
-    if np.shape(markers) == (3,):
-        markers = [markers]
-    arr = as_points(markers, "markers")
-    return arr if len(arr) else None
-
-
-def _vec3(value, name: str, unit: str, *, unit_length: bool = False) -> np.ndarray:
-    """A finite (3,) float array (normalised if ``unit_length``) or a ValueError naming ``name``."""
-    return as_vector3(value, name, unit, unit_length=unit_length)
-
-
-def _render_field(verts, tri, vals, path, *, wires, dip, marks, title, scalar_label, clim, cmap, size,
-                  place_camera) -> Path:
-    """Draw a validated shell field with wires, dipoles and markers; ``place_camera(plotter,
-    frame_points_mm, shell_vertices_mm)`` aims the camera; screenshot atomically to ``path``."""
-    lo, hi = clim
-    width, height = size
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    import pyvista as pv
-
-    mm = 1e3
-    shell = pv.PolyData(verts * mm, np.hstack([np.full((len(tri), 1), 3), tri]).ravel())
-    shell.point_data["values"] = vals
-    # what the camera frames: the coil and the part of the shell where the field is strong
-    # (coil parts far beyond a small head, e.g. a human coil over a mouse, are left out of the frame)
-    strong = np.abs(vals) >= 0.3 * max(abs(lo), abs(hi))
-    frame = [verts[strong] if (wires is not None or dip is not None) and strong.any() else verts]
-    shell_center = 0.5 * (verts.min(axis=0) + verts.max(axis=0))
-    reach = 2.0 * float(np.linalg.norm(verts - shell_center, axis=1).max())
-    with _freetype_text():
-        plotter = pv.Plotter(off_screen=True, window_size=(width, height))
-        try:
-            plotter.set_background("white")
-            plotter.add_mesh(
-                shell, scalars="values", cmap=cmap, clim=(lo, hi), smooth_shading=True,
-                scalar_bar_args={
-                    # the trailing newline lifts the title clear of the top tick label
-                    "title": f"{scalar_label}\n", "vertical": True, "color": "black",
-                    "position_x": 0.84, "position_y": 0.1, "width": 0.07, "height": 0.7,
-                    "title_font_size": 16, "label_font_size": 14, "fmt": "%.3g", "n_labels": 6,
-                },
-            )
-            if wires is not None:
-                start, end = wires
-                k = len(start)
-                lines = np.column_stack([np.full(k, 2), np.arange(k), np.arange(k, 2 * k)]).ravel()
-                plotter.add_mesh(pv.PolyData(np.concatenate([start, end]) * mm, lines=lines),
-                                 color=_COIL_COLOR, line_width=3 if k <= 400 else 1.5, opacity=0.85)
-                frame += [_near(start, shell_center, reach), _near(end, shell_center, reach)]
-            if dip is not None:
-                plotter.add_points(dip * mm, color=_DIPOLE_COLOR, point_size=8, render_points_as_spheres=True)
-                frame.append(_near(dip, shell_center, reach))
-            if marks is not None:
-                radius = 0.015 * float(np.linalg.norm(verts.max(axis=0) - verts.min(axis=0))) * mm
-                for point in marks * mm:
-                    plotter.add_mesh(pv.Sphere(radius=radius, center=point, theta_resolution=24,
-                                               phi_resolution=24),
-                                     color=_MARKER_COLOR, smooth_shading=True)
-                frame.append(marks)
-            if title:
-                plotter.add_text(_wrap(title, max(30, width // 11)), position="upper_left", font_size=12,
-                                 color="black")
-            plotter.add_axes(color="black")
-            place_camera(plotter, np.concatenate(frame) * mm, verts * mm)
-            with _atomic_target(path) as tmp:
-                plotter.screenshot(str(tmp))
-        finally:
-            plotter.close()
-    return path
-
-
-def render_targeting(surface_vertices, faces, values, path, *, segments, target_point, coil_center,
-                     coil_normal, title: str = "", clim=None, unit: str = "V/m", coil_handle=None,
-                     window_size=(900, 700), cmap: str | None = None) -> Path:
-    """Render the cortical field of a targeted coil: the field, the coil wires in place and the target.
-
-    The camera looks along −``coil_normal`` at ``coil_center`` from outside the head (the view of
-    someone holding the coil), framing the coil and the strong part of the field; the target is a
-    cyan sphere.
-
-    Parameters
-    ----------
-    surface_vertices : (n, 3) float array, metres
-        Cortex (or any shell) vertices, head frame; drawn in millimetres.
-    faces : (m, 3) int array
-        Triangles over ``surface_vertices``.
-    values : (n,) float array, in ``unit``
-        Field per vertex (|E|, or a signed component) shown with a colour bar.
-    path : str or Path
-        Output ``.png``; its directory must exist.  Written atomically (an existing picture is replaced).
-    segments : tuple (start (k, 3), end (k, 3)) of float arrays, metres
-        Coil wires in the head frame (already posed); may be None for no wires.
-    target_point : (3,) float array, metres
-        The stimulation target, marked with a sphere.
-    coil_center : (3,) float array, metres
-        Coil origin (centre of the casing bottom) in the head frame; the camera aims here.
-    coil_normal : (3,) float array, any length
-        Coil normal pointing away from the head; the camera sits on this side and looks along its
-        negative.
-    title : str
-        Text in the upper left (coil, head, dI/dt, target, ...).
-    clim : (low, high) or None
-        Colour range in ``unit``; default ``(0, max)`` for non-negative values, symmetric otherwise.
-    unit : str
-        Unit of ``values`` for the colour-bar title ("|E| (unit)", or "E (unit)" for signed values).
-    coil_handle : (3,) float array, any length, optional
-        Handle direction; if given it points up in the image.  Default: the head +z axis (or +y when
-        the normal is nearly vertical) projected onto the image plane.
-    window_size : (width, height) ints, pixels
-    cmap : str or None
-        Matplotlib colour map; default "viridis" (non-negative) or "RdBu_r" (signed).
-
-    Returns
-    -------
-    Path of the written PNG.
-    """
-    path, verts, tri, vals = _surface_field_inputs(path, surface_vertices, faces, values)
-    target = _vec3(target_point, "target_point", "metres")
-    center = _vec3(coil_center, "coil_center", "metres")
-    normal = _vec3(coil_normal, "coil_normal", "a direction", unit_length=True)
-    if coil_handle is not None:
-        up = _vec3(coil_handle, "coil_handle", "a direction", unit_length=True)
-        up = up - np.dot(up, normal) * normal
-        if np.linalg.norm(up) < 1e-6:
-            raise ValueError("coil_handle must not be parallel to coil_normal")
-    else:
-        up = np.array([0.0, 1.0, 0.0]) if abs(normal[2]) > 0.9 else np.array([0.0, 0.0, 1.0])
-        up = up - np.dot(up, normal) * normal
-    up /= np.linalg.norm(up)
-    width, height = _check_window(window_size)
-    lo, hi = _check_clim(clim, vals)
-    if cmap is None:
-        cmap = "RdBu_r" if lo < 0 else "viridis"
-    wires = _check_segments(segments)
-    scalar_label = f"E ({unit})" if lo < 0 else f"|E| ({unit})"
-
-    def place_camera(plotter, frame_mm, verts_mm):
-        focus = center * 1e3
-        rel = frame_mm - focus
-        along = rel @ normal
-        across = float(np.linalg.norm(rel - along[:, None] * normal, axis=1).max())
-        # fit the frame's spread around the viewing axis in the narrower image direction
-        half = 1.2 * max(across, 1.0) * max(1.0, height / width)
-        view_angle = 30.0
-        distance = half / math.tan(math.radians(view_angle / 2)) + max(float(along.max()), 0.0)
-        plotter.camera.focal_point = tuple(focus)
-        plotter.camera.position = tuple(focus + distance * normal)
-        plotter.camera.up = tuple(up)
-        plotter.camera.view_angle = view_angle
-        plotter.renderer.ResetCameraClippingRange()
-
-    return _render_field(verts, tri, vals, path, wires=wires, dip=None, marks=target[None, :], title=title,
-                         scalar_label=scalar_label, clim=(lo, hi), cmap=cmap, size=(width, height),
-                         place_camera=place_camera)
-
-
 # ----------------------------------------------------------------------------- 2-D
+#: print resolution of every 2-D picture (the SVG beside it is resolution-free)
+PRINT_DPI = 300
+_TITLE_SIZE = 11.0
+_TICK_STEPS = (1, 2, 2.5, 5, 10)  # tick spacings people read easily: ..., 10, 20, 25, 50, 100, ...
+
+
 def _figure(figsize):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    try:
+        width, height = (float(v) for v in figsize)
+    except (TypeError, ValueError):
+        raise ValueError(f"figsize must be (width, height) in inches; got {figsize!r}") from None
+    if not (1.0 <= width <= 40.0 and 1.0 <= height <= 40.0):
+        raise ValueError(f"figsize must be between 1 and 40 inches each way; got {figsize!r}")
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
+def _wrap_chars(width_in: float, fontsize: float) -> int:
+    """Characters of text at ``fontsize`` points that fit ``width_in`` inches (a generous average glyph
+    width of 0.6 em, so the wrapped text rarely needs a second pass)."""
+    return max(12, int(width_in * 72.0 / (0.6 * fontsize)))
+
+
+def _set_title(fig, ax, title: str, fontsize: float = _TITLE_SIZE) -> None:
+    """Figure title (centred on the figure, above the axes and any outside legend), wrapped to 0.92 of
+    the figure width; :func:`_save` re-wraps narrower if the drawn text still sticks out."""
+    if title:
+        width = _wrap_chars(0.92 * fig.get_figwidth(), fontsize)
+        fig.suptitle(_wrap(title, width), fontsize=fontsize)
+
+
+def _titles(fig) -> list:
+    """Every title of ``fig``: axes titles and the figure title (a figure text)."""
+    return [ax.title for ax in fig.axes if ax.title.get_text()] + [t for t in fig.texts if t.get_text()]
+
+
+def _fit_titles(fig) -> None:
+    """Re-wrap any title whose drawn box is wider than the figure (few passes, each 15 % narrower)."""
+    for _ in range(6):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        wide = [t for t in _titles(fig) if t.get_window_extent(renderer).width > 0.96 * fig.bbox.width]
+        if not wide:
+            return
+        for t in wide:
+            flat = " ".join(t.get_text().split())
+            longest = max(len(line) for line in t.get_text().splitlines())
+            t.set_text(textwrap.fill(flat, max(8, int(0.85 * longest))))
+
+
 def _save(fig, path: Path) -> Path:
+    """Write ``path`` (PNG, :data:`PRINT_DPI` dpi) and the same picture as SVG beside it (same stem),
+    each atomically; titles are fitted to the figure first."""
+    _fit_titles(fig)
     with _atomic_target(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, facecolor="white")
+        fig.savefig(tmp, format="png", dpi=PRINT_DPI, facecolor="white")
+    with _atomic_target(path.with_suffix(".svg")) as tmp:
+        fig.savefig(tmp, format="svg", facecolor="white", metadata={"Date": None})
     return path
+
+
+def _check_unit_label(label, name: str) -> str:
+    """An axis label that states its unit in brackets, e.g. ``"|E| (V/m)"``; a ValueError otherwise."""
+    text = str(label)
+    if not any(o in text and c in text[text.index(o):] for o, c in (("(", ")"), ("[", "]"))):
+        raise ValueError(f"{name} must state the unit in brackets, e.g. '|E| (V/m)'; got {text!r}")
+    return text
+
+
+def _nice_ticks(ax, axis: str = "y") -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(nbins="auto", steps=list(_TICK_STEPS)))
 
 
 def plot_profile(depth_mm, values, path, *, labels=None, xlabel: str = "depth below the scalp (mm)",
@@ -412,16 +126,19 @@ def plot_profile(depth_mm, values, path, *, labels=None, xlabel: str = "depth be
     ----------
     depth_mm : (n,) float array, millimetres
         Depths (an edge function: people read mm).
-    values : (n,) or (k, n) float array
+    values : (n,) or (k, n) float array, in the unit of ``ylabel``
         One curve, or k curves sharing ``depth_mm``.
     path : str or Path
-        Output ``.png`` (directory must exist); written atomically.
+        Output ``.png`` (directory must exist); written atomically at 300 dpi, with an ``.svg`` beside it.
     labels : sequence of k str, optional
-        Legend entries, one per curve.
+        Legend entries, one per curve (the legend sits outside the data area, below it).
     markers : mapping str → float (millimetres), optional
         Vertical reference lines, e.g. ``{"cortex": 15.0}``.
-    xlabel, ylabel, title : str
-    figsize : (width, height) inches at 100 dpi
+    xlabel, ylabel : str
+        Axis labels; each must state its unit in brackets.
+    title : str
+        Wrapped to the figure width.
+    figsize : (width, height) inches
     """
     path = _check_png(path)
     x = np.asarray(depth_mm, dtype=np.float64)
@@ -437,6 +154,7 @@ def plot_profile(depth_mm, values, path, *, labels=None, xlabel: str = "depth be
         labels = [str(s) for s in labels]
         if len(labels) != len(y):
             raise ValueError(f"labels must hold one entry per curve ({len(y)}); got {len(labels)}")
+    xlabel, ylabel = _check_unit_label(xlabel, "xlabel"), _check_unit_label(ylabel, "ylabel")
     fig = _figure(figsize)
     ax = fig.add_subplot()
     for i, row in enumerate(y):
@@ -445,42 +163,138 @@ def plot_profile(depth_mm, values, path, *, labels=None, xlabel: str = "depth be
         ax.axvline(float(pos), color="0.4", ls="--", lw=1)
         ax.annotate(str(name), (float(pos), 1.0), xycoords=("data", "axes fraction"), rotation=90,
                     va="top", ha="right", fontsize=9, color="0.3")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(True, alpha=0.3)
+    _label_axes(fig, ax, xlabel, ylabel, title)
     ax.set_ylim(bottom=min(0.0, float(y.min())))
     if labels:
-        ax.legend()
+        _legend_below(fig, 9, 2)
     return _save(fig, path)
 
 
-def bar_chart(labels, values, path, ylabel: str = "", title: str = "", *, figsize=None) -> Path:
-    """Bar chart comparing one number per item (e.g. peak |E| per coil), values printed on the bars.
+def _legend_below(fig, fontsize: float, max_cols: int) -> None:
+    """Figure legend under the axes, in as many columns (up to ``max_cols``) as fit the figure width."""
+    handles, labels = [], []
+    for ax in fig.axes:
+        h, lab = ax.get_legend_handles_labels()
+        handles, labels = handles + h, labels + lab
+    entry_in = max(len(s) for line in labels for s in line.splitlines()) * 0.6 * fontsize / 72.0 + 0.7
+    ncols = max(1, min(max_cols, len(labels), int(0.95 * fig.get_figwidth() / entry_in)))
+    fig.legend(handles, labels, loc="outside lower center", fontsize=fontsize, frameon=False, ncols=ncols)
+
+
+def _label_axes(fig, ax, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    _set_title(fig, ax, title)
+    _nice_ticks(ax, "x")
+    _nice_ticks(ax, "y")
+    ax.grid(True, alpha=0.3)
+
+
+def half_value_depth(depth_mm, values) -> float:
+    """Depth (mm) where a profile first falls below half its first value, linearly interpolated
+    between the two samples around the crossing; NaN if it never does.
+
+    ``depth_mm`` (k,) increasing, millimetres; ``values`` (k,) in any unit (|E| in V/m, say).
+    """
+    d = np.asarray(depth_mm, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    half = 0.5 * v[0]
+    below = np.flatnonzero(v < half)
+    if v[0] <= 0 or not below.size:
+        return math.nan
+    i = int(below[0])
+    return float(d[i - 1] + (half - v[i - 1]) * (d[i] - d[i - 1]) / (v[i] - v[i - 1]))
+
+
+def _check_depth_curves(curves) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    try:
+        items = list(curves)
+    except TypeError:
+        raise ValueError("curves must be a list of (label, depth_mm (k,), values (k,))") from None
+    if not items:
+        raise ValueError("curves must hold at least one (label, depth_mm, values) curve; got none")
+    out = []
+    for n, item in enumerate(items):
+        try:
+            label, depth, vals = item
+        except (TypeError, ValueError):
+            raise ValueError(f"curves[{n}] must be (label, depth_mm (k,), values (k,)); got {item!r:.80}") from None
+        d, v = np.asarray(depth, dtype=np.float64), np.asarray(vals, dtype=np.float64)
+        if d.ndim != 1 or len(d) < 2:
+            raise ValueError(f"curves[{n}] depth_mm must be a 1-D array of at least 2 depths in mm; got shape {d.shape}")
+        if v.shape != d.shape:
+            raise ValueError(f"curves[{n}] values must have the shape of its depth_mm {d.shape}; got {v.shape}")
+        if not (np.isfinite(d).all() and np.isfinite(v).all()):
+            raise ValueError(f"curves[{n}] depth_mm and values must be finite")
+        if np.any(np.diff(d) <= 0):
+            raise ValueError(f"curves[{n}] depth_mm must increase strictly")
+        out.append((str(label), d, v))
+    return out
+
+
+def _draw_depth_profiles(curves, *, title, xlabel, ylabel, figsize):
+    """Figure of checked depth curves with their half-value depths (lines with gid ``half-value``)."""
+    fig = _figure(figsize)
+    ax = fig.add_subplot()
+    for n, (label, d, v) in enumerate(curves):
+        color = f"C{n % 10}"
+        ax.plot(d, v, lw=2, color=color, label=label)
+        d_half = half_value_depth(d, v)
+        if math.isfinite(d_half):
+            ax.axvline(d_half, color=color, ls="--", lw=1.2, gid="half-value",
+                       label=f"{label}: half-value depth {d_half:.3g} mm")
+    _label_axes(fig, ax, xlabel, ylabel, title)
+    ax.set_ylim(bottom=min(0.0, min(float(v.min()) for _, _, v in curves)))
+    _legend_below(fig, 9, 2)
+    return fig
+
+
+def plot_depth_profiles(curves, path, *, title: str, xlabel: str = "depth below the cortex (mm)",
+                        ylabel: str = "|E| (V/m)", figsize=(7.0, 4.2)) -> Path:
+    """Field against depth for several curves on one axis (e.g. sphere and mesh), half-value depths marked.
 
     Parameters
     ----------
-    labels : sequence of str
-        One label per bar (may contain newlines).
-    values : sequence of float or None
-        Bar heights; None or NaN draws no bar and writes "n/a".
+    curves : list of (label str, depth_mm (k,) float array in millimetres, values (k,) float array)
+        Each curve its own depths (strictly increasing) and values in the unit of ``ylabel``.
     path : str or Path
-        Output ``.png`` (directory must exist); written atomically.
-    ylabel, title : str
-    figsize : (width, height) inches at 100 dpi, optional; default grows with the number of bars.
+        Output ``.png`` (directory must exist); written atomically at 300 dpi, with an ``.svg`` beside it.
+    title : str
+        Wrapped to the figure width (state the assumptions: coil, head, dI/dt).
+    xlabel, ylabel : str
+        Axis labels; each must state its unit in brackets.
+    figsize : (width, height) inches
+
+    Each curve's half-value depth (mm; where it first falls below half its first value, see
+    :func:`half_value_depth`) is a dashed vertical line in the curve's colour, named in the legend,
+    which sits outside the data area.  Returns the Path of the PNG.
     """
     path = _check_png(path)
-    labels = [str(s) for s in labels]
-    vals = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
-    if len(labels) != len(vals):
-        raise ValueError(f"labels and values must have the same length; got {len(labels)} and {len(vals)}")
-    if len(vals) == 0:
-        raise ValueError("values must hold at least one bar; got none")
-    if np.isinf(vals).any():
-        raise ValueError("values must be finite numbers or None/NaN for missing ones")
-    if figsize is None:
-        figsize = (max(6.0, 0.9 * len(vals) + 2.0), 4.8)
+    checked = _check_depth_curves(curves)
+    xlabel, ylabel = _check_unit_label(xlabel, "xlabel"), _check_unit_label(ylabel, "ylabel")
+    fig = _draw_depth_profiles(checked, title=str(title), xlabel=xlabel, ylabel=ylabel, figsize=figsize)
+    return _save(fig, path)
+
+
+def _bar_labels(labels: list[str], per_bar_in: float, fontsize: float,
+                max_height_in: float) -> tuple[list[str], int, float]:
+    """Tick labels that fit the width of one bar: wrapped to it, or (when a bar is too narrow for a short
+    word) turned upright in as many lines as fit side by side.  Returns (labels, rotation, font size)."""
+    chars = int(0.85 * per_bar_in * 72.0 / (0.6 * fontsize))
+    if chars >= 6:
+        return [_wrap(s, chars) for s in labels], 0, fontsize
+    line_in = 1.25 * fontsize / 72.0
+    max_lines = max(1, int(0.85 * per_bar_in / line_in))
+    wrapped = [textwrap.fill(" ".join(s.split()), max(12, math.ceil(len(" ".join(s.split())) / max_lines)))
+               for s in labels]
+    lines = max(len(s.splitlines()) or 1 for s in wrapped)
+    longest = max(len(line) for s in wrapped for line in s.splitlines() or [""]) or 1
+    by_width = 0.85 * per_bar_in * 72.0 / (1.25 * lines)
+    by_height = max_height_in * 72.0 / (0.6 * longest)  # upright labels take at most max_height_in
+    return wrapped, 90, max(4.0, min(fontsize, by_width, by_height))
+
+
+def _draw_bar_chart(labels, vals, *, ylabel, title, figsize):
     fig = _figure(figsize)
     ax = fig.add_subplot()
     pos = np.arange(len(vals))
@@ -491,25 +305,116 @@ def bar_chart(labels, values, path, ylabel: str = "", title: str = "", *, figsiz
     for p, v in zip(pos, vals):
         text = "n/a" if not np.isfinite(v) else f"{v:.3g}"
         y = 0.0 if not np.isfinite(v) else v
-        ax.annotate(text, (p, y), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=9)
-    ax.set_xticks(pos, labels, rotation=30 if len(vals) > 5 else 0, ha="right" if len(vals) > 5 else "center",
-                  fontsize=9)
+        ax.annotate(text, (p, y), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8)
+    per_bar = max(fig.get_figwidth() - 1.3, 0.5) / len(vals)
+    ticks, rotation, size = _bar_labels(labels, per_bar, 9.0, 0.3 * fig.get_figheight())
+    ax.set_xticks(pos, ticks, rotation=rotation, ha="center", fontsize=size)
+    ax.set_xlim(-0.6, len(vals) - 0.4)
     ax.set_ylim(min(0.0, float(np.nanmin(vals)) if ok.any() else 0.0), 1.15 * top if top > 0 else 1.0)
     ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
+    _set_title(fig, ax, title)
+    _nice_ticks(ax, "y")
     ax.grid(True, axis="y", alpha=0.3)
-    return _save(fig, path)
+    return fig
+
+
+def bar_chart(labels, values, path, ylabel: str = "value (unit)", title: str = "", *, figsize=None) -> Path:
+    """Bar chart comparing one number per item (e.g. peak |E| per coil), values printed on the bars.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One label per bar (may contain newlines); long labels are wrapped to the width of a bar (and
+        turned upright when the bars are too narrow), so neighbouring labels never overlap.
+    values : sequence of float or None, in the unit of ``ylabel``
+        Bar heights; None or NaN draws no bar and writes "n/a".
+    path : str or Path
+        Output ``.png`` (directory must exist); written atomically at 300 dpi, with an ``.svg`` beside it.
+    ylabel : str
+        Quantity and unit in brackets, e.g. ``"peak |E| (V/m per A/µs)"``.
+    title : str
+        Wrapped to the figure width.
+    figsize : (width, height) inches, optional; default grows with the number of bars.
+    """
+    path = _check_png(path)
+    labels = [str(s) for s in labels]
+    vals = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    if len(labels) != len(vals):
+        raise ValueError(f"labels and values must have the same length; got {len(labels)} and {len(vals)}")
+    if len(vals) == 0:
+        raise ValueError("values must hold at least one bar; got none")
+    if np.isinf(vals).any():
+        raise ValueError("values must be finite numbers or None/NaN for missing ones")
+    ylabel = _check_unit_label(ylabel, "ylabel")
+    if figsize is None:
+        figsize = (min(40.0, max(6.0, 0.9 * len(vals) + 2.0)), 4.8)
+    return _save(_draw_bar_chart(labels, vals, ylabel=ylabel, title=title, figsize=figsize), path)
+
+
+def _with_zero_crossings(t: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The polyline (t, r) with a point at r = 0 inserted wherever r changes sign between samples."""
+    ts, rs = [t[:1]], [r[:1]]
+    for i in range(1, len(t)):
+        if r[i - 1] * r[i] < 0:
+            f = r[i - 1] / (r[i - 1] - r[i])
+            ts.append([t[i - 1] + f * (t[i] - t[i - 1])])
+            rs.append([0.0])
+        ts.append(t[i:i + 1])
+        rs.append(r[i:i + 1])
+    return np.concatenate(ts), np.concatenate(rs)
+
+
+def _draw_polar(theta, r, *, closed, best_deg, unit, title, reference_label, figsize):
+    """Polar figure of sorted angles (deg) and values; |value| is the radius, from 0."""
+    from matplotlib.ticker import MaxNLocator
+
+    t_plot, r_plot = (np.append(theta, theta[0] + 360.0), np.append(r, r[0])) if closed else (theta, r)
+    t_plot, r_plot = _with_zero_crossings(t_plot, r_plot)
+    signed = bool((r < 0).any())
+    fig = _figure(figsize)
+    ax = fig.add_subplot(projection="polar")
+    ax.set_theta_zero_location("N")
+    ax.set_theta_direction(1)
+    quantity = "|E|" if signed else "E"
+    ax.plot(np.radians(t_plot), np.where(r_plot >= 0, r_plot, np.nan), color="C0", lw=2,
+            label=f"E ≥ 0 ({unit})" if signed else f"E ({unit})")
+    ax.plot(np.radians(theta[r >= 0]), r[r >= 0], "o", color="C0", ms=3)
+    if signed:
+        ax.plot(np.radians(t_plot), np.where(r_plot <= 0, -r_plot, np.nan), color="C1", lw=2, ls="--",
+                label=f"E < 0, drawn as |E| ({unit})")
+        ax.plot(np.radians(theta[r < 0]), -r[r < 0], "s", color="C1", ms=3)
+    ticks = MaxNLocator(nbins=4, steps=list(_TICK_STEPS)).tick_values(0.0, 1.04 * max(float(np.abs(r).max()), 1e-12))
+    top = float(ticks[-1])
+    ax.set_rlim(0.0, top)
+    ax.set_rmin(0.0)
+    ax.set_yticks(ticks[(ticks >= 0) & (ticks <= top)])
+    if best_deg is not None:
+        b = best_deg % 360.0
+        value = float(np.interp(b, theta, r, period=360.0)) if closed else float(np.interp(b, theta, r))
+        ax.plot([np.radians(b)] * 2, [0.0, top], color="C3", lw=1.5, ls="--",
+                label=f"chosen angle {best_deg:.3g}°: E = {value:.3g} {unit}")
+        ax.plot([np.radians(b)], [abs(value)], "o", color="C3", ms=8)
+        ax.annotate(f"chosen {best_deg:.3g}°", (np.radians(b), 0.5 * top), ha="center", va="center", fontsize=9,
+                    color="C3", bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "C3", "lw": 0.8})
+    ax.set_rlabel_position(112.5)
+    ax.grid(True, alpha=0.4)
+    note = f"{reference_label}; radius: {quantity} ({unit}) from 0"
+    ax.set_xlabel(_wrap(note, _wrap_chars(0.92 * fig.get_figwidth(), 9.0)), fontsize=9)
+    _set_title(fig, ax, title)
+    _legend_below(fig, 9, 1)
+    return fig
 
 
 def plot_orientation_polar(angles_deg, values, path, *, best_deg=None, unit: str = "V/m", title: str = "",
-                           reference_label: str = "0° = handle reference", figsize=(5.6, 5.6)) -> Path:
+                           reference_label: str = "0° = handle reference", figsize=(5.6, 6.2)) -> Path:
     """Polar plot of the field at the target against the handle angle around the coil normal.
 
     Angle 0 points up and angles grow counter-clockwise: the picture is the coil seen from outside
     the head (looking along −normal), a positive angle being a right-handed turn about the normal.
     The curve is closed when the angles go round the circle (the gap from the last angle back to
-    the first, through 360°, is at most 1.5 sampling steps); otherwise it is drawn open.
+    the first, through 360°, is at most 1.5 sampling steps); otherwise it is drawn open.  The radius
+    starts at 0; a signed objective is drawn as |value|, its negative parts dashed in another colour
+    (the legend says so).
 
     Parameters
     ----------
@@ -518,15 +423,16 @@ def plot_orientation_polar(angles_deg, values, path, *, best_deg=None, unit: str
     values : (k,) float array, in ``unit``
         Field at the target for each angle (e.g. |E| in V/m at the stated dI/dt).
     path : str or Path
-        Output ``.png`` (directory must exist); written atomically.
+        Output ``.png`` (directory must exist); written atomically at 300 dpi, with an ``.svg`` beside it.
     best_deg : float, degrees, optional
-        Angle to mark (the best orientation): a radial line and a dot on the curve, with its value.
+        The chosen angle: a radial line labelled with the angle, a dot on the curve, its value in the legend.
     unit : str
-        Unit of ``values``, used to label the radial axis.
+        Unit of ``values``, used to label the radius.
     title : str
+        Wrapped to the figure width.
     reference_label : str
         What 0° means, written under the plot.
-    figsize : (width, height) inches at 100 dpi
+    figsize : (width, height) inches
 
     Returns
     -------
@@ -555,31 +461,129 @@ def plot_orientation_polar(angles_deg, values, path, *, best_deg=None, unit: str
     steps = np.diff(theta)
     closing_gap = 360.0 - (theta[-1] - theta[0])
     closed = closing_gap > 0 and closing_gap <= 1.5 * max(float(steps.max()), 1e-9)
-    t_plot, r_plot = (np.append(theta, theta[0] + 360.0), np.append(r, r[0])) if closed else (theta, r)
+    fig = _draw_polar(theta, r, closed=closed, best_deg=best_deg, unit=str(unit), title=str(title),
+                      reference_label=str(reference_label), figsize=figsize)
+    return _save(fig, path)
 
-    fig = _figure(figsize)
-    ax = fig.add_subplot(projection="polar")
-    ax.set_theta_zero_location("N")
-    ax.set_theta_direction(1)
-    ax.plot(np.radians(t_plot), r_plot, color="C0", lw=2, marker="o", ms=3, label=f"E ({unit})")
-    top = float(r.max())
-    bottom = min(0.0, float(r.min()))
-    if top <= bottom:
-        top = bottom + 1.0
-    ax.set_ylim(bottom, top * 1.08 if top > 0 else top)
-    if bottom < 0:  # signed values: the centre is the minimum; show where zero is
-        ax.plot(np.linspace(0, 2 * np.pi, 181), np.zeros(181), color="0.4", ls=":", lw=1)
-    if best_deg is not None:
-        b = best_deg % 360.0
-        value = float(np.interp(b, theta, r, period=360.0)) if closed else float(np.interp(b, theta, r))
-        ax.plot([np.radians(b)] * 2, [bottom, value], color="C3", lw=1.5, ls="--")
-        ax.plot([np.radians(b)], [value], "o", color="C3", ms=8,
-                label=f"best {best_deg:.3g}°: {value:.3g} {unit}")
-        ax.legend(loc="upper left", bbox_to_anchor=(-0.12, 1.12), fontsize=9, frameon=False)
-    ax.set_rlabel_position(112.5)
-    ax.text(0.0, -0.01, f"radius: E ({unit})", transform=ax.transAxes, ha="left", va="top", fontsize=9)
-    ax.grid(True, alpha=0.4)
-    ax.set_xlabel(reference_label, fontsize=9)
-    if title:
-        ax.set_title(title, pad=18)
+
+def _check_bands(arr, name: str, k: int, *, optional: bool) -> np.ndarray:
+    """(k, 3) rows (nominal, low, high) > 0, finite; with ``optional`` a row may be all NaN (missing)."""
+    a = np.asarray(arr, dtype=np.float64)
+    if a.shape != (k, 3):
+        raise ValueError(f"{name} must have shape ({k}, 3): (nominal, low, high) per label; got {a.shape}")
+    missing = np.isnan(a).all(axis=1) if optional else np.zeros(k, bool)
+    good = a[~missing]
+    if not (np.isfinite(good).all() and (good > 0).all()):
+        raise ValueError(f"{name} must hold finite positive % MSO values"
+                         + (" (or a row of NaN for a missing one)" if optional else ""))
+    return a
+
+
+def _log_ticks(ax) -> None:
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _draw_translation_rows(labels, eq_e, eq_t, *, to, reference, title):
+    """One row per protocol: nominal (marker) and plausible range (bar), equal E and equal threshold."""
+    k = len(labels)
+    fig = _figure((7.5, min(40.0, 0.24 * max(k, 4) + 2.2)))
+    ax = fig.add_subplot()
+    y = np.arange(k, dtype=np.float64)
+    ax.hlines(y, eq_e[:, 1], eq_e[:, 2], color="tab:blue", lw=3, alpha=0.45, label="equal E: plausible range")
+    ax.plot(eq_e[:, 0], y, "o", color="tab:blue", ms=5, label="equal E: nominal")
+    has_t = ~np.isnan(eq_t).all(axis=1)
+    if has_t.any():
+        yt = y[has_t] + 0.25
+        ax.hlines(yt, eq_t[has_t, 1], eq_t[has_t, 2], color="tab:orange", lw=3, alpha=0.45,
+                  label="equal fraction of motor threshold: plausible range")
+        ax.plot(eq_t[has_t, 0], yt, "s", color="tab:orange", ms=5, label="equal fraction of motor threshold: nominal")
+    ax.axvline(reference, color="grey", ls="--", lw=1, label=f"{reference:g} % MSO (stimulator maximum)")
+    if k == 0:
+        ax.set_xlim(10.0, 1000.0)
+        ax.text(0.5, 0.5, "no protocol could be translated (see the table)", transform=ax.transAxes,
+                ha="center", va="center", fontsize=10, color="0.3")
+    ax.set_yticks(y, [_wrap(s, 60) for s in labels], fontsize=7)
+    ax.set_ylim(k - 0.4, -0.6)
+    ax.set_xscale("log")
+    _log_ticks(ax)
+    ax.set_xlabel(f"{to}-equivalent intensity (% MSO)")
+    ax.set_ylabel("source protocol (row, study, species, intensity)", fontsize=8)
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    _set_title(fig, ax, title)
+    _legend_below(fig, 8, 2)
+    return fig
+
+
+def _draw_translation_histogram(eq_e, eq_t, *, to, reference, title):
+    """A large table: histograms of the nominal destination % MSO; under 1000 px tall at 300 dpi."""
+    fig = _figure((7.5, 3.25))
+    ax = fig.add_subplot()
+    nom_t = eq_t[~np.isnan(eq_t[:, 0]), 0]
+    vals = np.concatenate([eq_e[:, 0], nom_t])
+    lo, hi = float(vals.min()), float(vals.max())
+    bins = np.geomspace(lo / 1.05, hi * 1.05, 41) if hi > lo else np.geomspace(lo / 1.5, lo * 1.5, 11)
+    ax.hist(eq_e[:, 0], bins=bins, color="tab:blue", alpha=0.6, label="equal E")
+    if nom_t.size:
+        ax.hist(nom_t, bins=bins, color="tab:orange", histtype="step", lw=2, label="equal fraction of motor threshold")
+    ax.axvline(reference, color="grey", ls="--", lw=1, label=f"{reference:g} % MSO (stimulator maximum)")
+    ax.set_xscale("log")
+    _log_ticks(ax)
+    _nice_ticks(ax, "y")
+    ax.set_xlabel(f"{to}-equivalent intensity, nominal (% MSO)")
+    ax.set_ylabel("protocols (rows)")
+    _set_title(fig, ax, title)
+    _legend_below(fig, 8, 3)
+    return fig
+
+
+def plot_translation(labels, equal_e, path, *, equal_threshold=None, to: str = "human", total_rows=None,
+                     max_rows: int = 60, reference_mso: float = 100.0, title: str = "") -> Path:
+    """Published protocols translated to a destination species: one row per protocol, or a histogram.
+
+    Parameters
+    ----------
+    labels : sequence of k str (k may be 0: the picture then says nothing was translated)
+        One per translated protocol, naming the source (e.g. ``"3. Smith 2020 (rat, 30 %MSO)"``).
+    equal_e : (k, 3) float array, % MSO of the destination set-up
+        (nominal, low, high) of the equal-E translation; low–high is the plausible band.
+    equal_threshold : (k, 3) float array, % MSO, optional
+        The same for the equal-fraction-of-motor-threshold translation; a row of NaN where there is none.
+    path : str or Path
+        Output ``.png`` (directory must exist); written atomically at 300 dpi, with an ``.svg`` beside it.
+    to : str
+        Destination species, for the axis label and the default title.
+    total_rows : int, optional
+        Rows of the whole table (translated or not), said in the title.
+    max_rows : int
+        Up to this many protocols are drawn one row each (nominal markers and range bars); above it the
+        picture is a histogram of the nominal values, so it stays small for any table size.
+    reference_mso : float, % MSO
+        Dashed reference line (the stimulator maximum).
+    title : str
+        Default: "Published protocols translated to <to>" (and how many rows), wrapped to the width.
+
+    The legend sits outside the axes, so it never hides a marker.  Returns the Path of the PNG.
+    """
+    path = _check_png(path)
+    labels = [str(s) for s in labels]
+    k = len(labels)
+    eq_e = _check_bands(equal_e, "equal_e", k, optional=False)
+    eq_t = (np.full((k, 3), np.nan) if equal_threshold is None
+            else _check_bands(equal_threshold, "equal_threshold", k, optional=True))
+    if not (isinstance(max_rows, (int, np.integer)) and max_rows >= 1):
+        raise ValueError(f"max_rows must be a positive integer; got {max_rows!r}")
+    if not (math.isfinite(float(reference_mso)) and float(reference_mso) > 0):
+        raise ValueError(f"reference_mso must be a finite positive % MSO; got {reference_mso!r}")
+    if not title:
+        title = f"Published protocols translated to {to}"
+        if total_rows is not None:
+            title += f": {k} of {int(total_rows)} output rows translated"
+    if k > max_rows:
+        fig = _draw_translation_histogram(eq_e, eq_t, to=to, reference=float(reference_mso), title=str(title))
+    else:
+        fig = _draw_translation_rows(labels, eq_e, eq_t, to=to, reference=float(reference_mso), title=str(title))
     return _save(fig, path)

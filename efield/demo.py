@@ -87,7 +87,7 @@ def write_table(rows, csv_path: Path, md_path: Path, notes: list[str]) -> None:
     lines = ["| " + " | ".join(h for _, h in _COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |")
-    lines += ["", "Assumptions:", *[f"- {n}" for n in notes], ""]
+    lines += ["", "Assumptions:", "", *[f"- {n}" for n in notes], ""]
     md_path.write_text("\n".join(lines))
 
 

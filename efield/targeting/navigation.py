@@ -382,23 +382,12 @@ def _trigger_didt(marker) -> float | None:
 
 
 def _matrix_rows(path: Path, text: str) -> np.ndarray:
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.replace(",", " ").split()
-        try:
-            row = [float(p) for p in parts]
-        except ValueError:
-            raise PoseFileError(f"{path}, line {lineno}: expected 4 numbers; got {line!r}") from None
-        if len(row) != 4:
-            raise PoseFileError(f"{path}, line {lineno}: expected 4 numbers; got {len(row)}")
-        rows.append(row)
-    if len(rows) != 4:
-        raise PoseFileError(f"{path}: expected a 4x4 matrix (4 rows of 4 numbers, translation in mm); "
-                            f"got {len(rows)} rows")
-    m = np.array(rows)
+    from .pose_io import matrix_text_rows
+
+    try:
+        m = matrix_text_rows(path, text)
+    except ValueError as exc:
+        raise PoseFileError(str(exc)) from None
     if np.abs(m[3] - [0, 0, 0, 1]).max() > 1e-6:
         raise PoseFileError(f"{path}: the last row of a 4x4 pose must be 0 0 0 1; got {m[3].tolist()}")
     return m

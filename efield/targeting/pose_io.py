@@ -34,7 +34,8 @@ import numpy as np
 from .._common.io import atomic_target
 from .._common.validation import as_vector3
 
-__all__ = ["SCHEMA", "pose_record", "write_pose_json", "write_pose_matrix", "read_pose_json", "read_pose_matrix"]
+__all__ = ["SCHEMA", "pose_record", "write_pose_json", "write_pose_matrix", "read_pose_json", "read_pose_matrix",
+           "matrix_text_rows"]
 
 #: schema name and version written into, and required of, pose JSON files
 SCHEMA = "efield.pose/1"
@@ -430,10 +431,19 @@ def read_pose_matrix(path) -> np.ndarray:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not a text file ({exc})") from None
+    pose = matrix_text_rows(path, text)
+    pose[:3, 3] /= _MM
+    return _checked_pose(pose, str(path), _READ_TOL)
+
+
+def matrix_text_rows(path, text: str) -> np.ndarray:
+    """The 4×4 numbers of a matrix text file (as written, e.g. translation in mm): ``#`` comments (whole lines
+    or line ends) and blank lines skipped, numbers separated by blanks or commas; ValueError naming ``path``
+    and the line otherwise."""
     rows = []
     for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
+        line = line.split("#", 1)[0].strip()
+        if not line:
             continue
         parts = line.replace(",", " ").split()
         try:
@@ -445,6 +455,4 @@ def read_pose_matrix(path) -> np.ndarray:
         rows.append(row)
     if len(rows) != 4:
         raise ValueError(f"{path}: expected 4 rows of 4 numbers (a 4x4 matrix in mm); got {len(rows)} rows")
-    pose = np.array(rows, dtype=np.float64)
-    pose[:3, 3] /= _MM
-    return _checked_pose(pose, str(path), _READ_TOL)
+    return np.array(rows, dtype=np.float64)

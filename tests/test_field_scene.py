@@ -57,3 +57,22 @@ def test_normal_objective_is_drawn_signed(tmp_path):
     field_pictures(tmp_path, head, placed, res, kind="normal", html=False, vtm=False, window_size=(640, 480))
     rgb = _rgb(tmp_path / "field.png")
     assert np.any((rgb[..., 0] > 150) & (rgb[..., 2] < 100)) and np.any((rgb[..., 2] > 150) & (rgb[..., 0] < 100))
+
+
+def test_dipole_coil_models_are_drawn_as_an_outline(tmp_path):
+    from coils import Coil
+
+    from efield.views.field_scene import _dipole_outline
+
+    rng = np.random.default_rng(2)
+    pos = np.column_stack([rng.uniform(-0.04, 0.04, 60), rng.uniform(-0.02, 0.02, 60), np.full(60, 0.01)])
+    ring = _dipole_outline(pos)
+    assert np.allclose(ring[0], ring[-1]) and np.allclose(ring[:, 2], 0.01)
+    assert ring[:, 0].max() == pytest.approx(pos[:, 0].max()) and ring[:, 1].min() == pytest.approx(pos[:, 1].min())
+    assert _dipole_outline(pos[:2]) is None
+    head = meshes.sphere_head("rat")
+    coil = Coil("dipoles", dipole_position=pos * 0.2, dipole_moment=np.tile([0.0, 0.0, 1e-3], (60, 1)),
+                metadata={"didt_max_a_per_s": 1e8})
+    placed = coil.placed(standard_pose(head, coil=coil))
+    res = cortex_field(placed, head, 1e8, n_subdiv=3)
+    assert field_pictures(tmp_path, head, placed, res, html=False, vtm=False, window_size=(400, 300)) == ["field.png"]

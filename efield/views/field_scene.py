@@ -36,6 +36,25 @@ def _volume(head, placed, didt):
     return head.nodes, head.tets, {"E_Vm": e, "magnE_Vm": np.linalg.norm(e, axis=1), "tissue": tags}
 
 
+def _dipole_outline(points) -> np.ndarray | None:
+    """A closed outline (p, 3) m around a dipole coil model's dipoles (k, 3) m: the convex hull of their
+    projection onto their best-fit plane, drawn where wires would be (dipole models have none)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 3:
+        return None
+    centre = pts.mean(axis=0)
+    _, _, vt = np.linalg.svd(pts - centre, full_matrices=False)
+    uv = (pts - centre) @ vt[:2].T
+    try:
+        ring = ConvexHull(uv).vertices
+    except QhullError:  # degenerate (collinear) dipoles: no outline
+        return None
+    ring = np.append(ring, ring[0])
+    return centre + uv[ring] @ vt[:2]
+
+
 def field_pictures(folder, head, placed, result, *, stem: str = "field", kind: str = "magnitude", target=None,
                    title: str = "", html: bool = True, vtm: bool = True, volume: bool = True,
                    window_size=(1600, 1200)) -> list[str]:
@@ -70,8 +89,10 @@ def field_pictures(folder, head, placed, result, *, stem: str = "field", kind: s
     scalp = scalp_surface(head)
     hot = result.points[int(np.argmax(np.abs(values)))]
     label = "E·n (V/m), + outward" if kind == "normal" else "|E| (V/m)"
+    casing = _dipole_outline(placed.dipole_position) if wires is None and placed.n_dipoles else None
     render_scene(folder / f"{stem}.png", cortex_vertices=result.points, cortex_faces=result.faces, values=values,
-                 kind=kind, scalp=scalp, segments=wires, target=target, hot_spot=hot, frame=_frame(head),
+                 kind=kind, scalp=scalp, segments=wires, casing=casing, target=target, hot_spot=hot,
+                 frame=_frame(head),
                  title=title, scalar_label=label, window_size=window_size,
                  html=folder / f"{stem}.html" if html else None)
     names = [f"{stem}.png"] + ([f"{stem}.html"] if html else [])

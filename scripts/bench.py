@@ -17,6 +17,9 @@ second and fast-vs-forward difference (``result.timing``, ``result.fast_vs_forwa
     --mesh-head NAME       built-in mesh head for the optimize_pose timing: human, rat, mouse or none
                            (default human; rat with --quick)
     --quick                smoke test: rat mesh head and 1,000 sphere poses (figures not representative)
+    --cortex-model HEADS   heads for the cortical field model section (default human rat; none skips it):
+                           build time and memory, accuracy over --model-poses random poses (default 200)
+                           against full FEM solves, poses per second batched and one pose
 """
 
 from __future__ import annotations
@@ -153,6 +156,85 @@ def _mesh_targeting(name):
           f"fast_vs_forward {res.fast_vs_forward:.1e}; target |E| {res.target_e:.4g} V/m at 100 A/µs")
 
 
+def _cortex_model(name, n_test):
+    """Issue 14: build the head's cortical field model, then accuracy against full FEM solves and speed."""
+    import resource
+
+    import coils
+    from efield.physics import cortex_model as cm
+    from efield.physics.biot_savart import vector_potential
+    from efield.physics.fields import FieldResult, mesh_solver
+    from efield.physics._summary import surface_metrics
+    from meshes import builtin_head
+
+    head = builtin_head(name)
+    t = time.perf_counter()
+    solver = mesh_solver(head)
+    setup = time.perf_counter() - t
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    t = time.perf_counter()
+    model = cm.CortexFieldModel.build(head)
+    build = time.perf_counter() - t
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    info, tm = model.info, model.info["timings_s"]
+    goal_t = 60 if name != "human" else 900
+    print(f"  {name} mesh: {len(head.nodes):,} nodes, {solver.n_dofs:,} P2 unknowns, {model.n_points:,} cortical "
+          f"points; FEM set-up {setup:.1f} s (before the build)")
+    print(f"    build {build:.1f} s (goal <= {goal_t} s: {'met' if build <= goal_t else 'NOT met'}): training fields "
+          f"{tm['training_fields_s']:.1f} s ({info['n_train']} poses), basis {tm['basis_s']:.1f} s, "
+          f"{model.n_modes} mode solves {tm['mode_solves_s']:.1f} s "
+          f"({tm['mode_solves_s'] / model.n_modes:.2f} s each, {info['mode_cg_iterations_mean']:.1f} CG steps)")
+    print(f"    modes kept: {model.n_modes} (last singular value {info['last_singular_value_rel']:.1e} of the first); "
+          f"peak memory {rss1:.1f} GB (before the build {rss0:.1f} GB; goal <= 8 GB)")
+    ids = cm.training_coils(head)
+    rng = np.random.default_rng(20261203)
+    cells, lam = solver.locate(model.points)
+    errs, peaks, by_coil, t_fem = [], [], {}, []
+    faces, normals = model.faces, model.normals
+    for k in range(n_test):
+        cid = ids[k % len(ids)]
+        coil = coils.load_coil(cid)
+        pose = cm.random_poses(head, coil, 1, rng, max_gap=0.005)[0]
+        pc = coil.placed(pose)
+        t = time.perf_counter()
+        phi = solver.solve_rhs(solver.rhs(vector_potential(pc, solver.nodes), 1.0), tol=1e-6)[0]
+        ref = -vector_potential(pc, model.points) - solver.gradient_at(phi, cells, lam)
+        t_fem.append(time.perf_counter() - t)
+        got = model.field(coil, pose, 1.0)[0]
+        err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+        p_ref = surface_metrics(FieldResult(model.points, ref, 1.0, normals, faces))["p999_vm"]
+        p_got = surface_metrics(FieldResult(model.points, got, 1.0, normals, faces))["p999_vm"]
+        errs.append(err)
+        peaks.append(abs(p_got / p_ref - 1.0))
+        by_coil.setdefault(cid, []).append(err)
+    e = np.array(errs) * 100
+    pk = np.array(peaks) * 100
+    print(f"    accuracy over {n_test} random resting poses (whole reachable scalp, all handle angles, tilt <= 20°, "
+          f"gap <= 5 mm; coils {', '.join(ids)}) against the P2 FEM at CG tolerance 1e-6 "
+          f"({np.mean(t_fem):.2f} s per solve):")
+    print(f"      relative L2 error of E over the cortex: median {np.median(e):.3f} %, p90 {np.percentile(e, 90):.3f} %, "
+          f"p99 {np.percentile(e, 99):.3f} %, max {e.max():.3f} % (goals median <= 1 %, p99 <= 2 %: "
+          f"{'met' if np.median(e) <= 1 and np.percentile(e, 99) <= 2 else 'NOT met'})")
+    print(f"      robust peak (99.9th percentile |E|): median {np.median(pk):.3f} %, max {pk.max():.3f} % "
+          f"(goal <= 2 %: {'met' if pk.max() <= 2 else 'NOT met'})")
+    for cid, v in by_coil.items():
+        v = np.array(v) * 100
+        print(f"      {cid:22s} median {np.median(v):.3f} %, max {v.max():.3f} % ({len(v)} poses)")
+    coil = coils.load_coil(ids[0])
+    poses = cm.random_poses(head, coil, 200, rng)
+    model.field(coil, poses[:2], 1.0)
+    t_batch = _best_time(lambda: model.field(coil, poses, 1.0), repeat=2)
+    t_one = _best_time(lambda: model.field(coil, poses[0], 1.0), repeat=7)
+    t_bs = _best_time(lambda: cm._coil_a_at(coil, poses[:1], model.fit_points), repeat=7)
+    print(f"    speed ({coil.name}, {coil.n_segments} segments): {200 / t_batch:.0f} poses/s batched (200 poses; goal "
+          f">= 100: {'met' if 200 / t_batch >= 100 else 'NOT met'}), one pose {t_one * 1e3:.1f} ms (goal <= 20 ms: "
+          f"{'met' if t_one <= 0.020 else 'NOT met'}); a full FEM solve at the solver's tolerance "
+          f"{solver.tol:g} in this run: {_best_time(lambda: solver.solve(coil.placed(poses[0]), 1.0), repeat=1):.2f} s")
+    print(f"    one pose: Biot–Savart at the {len(model.fit_points):,} fit points {t_bs * 1e3:.1f} ms "
+          f"(∝ fit points × coil segments), the two products ∝ modes × (3·fit points + 3·cortical points) = "
+          f"{model.n_modes} × {3 * len(model.fit_points) + 3 * model.n_points:,}")
+
+
 def _targeting(args):
     n_poses = 1000 if args.quick and args.target_poses is None else (args.target_poses or 10_000)
     mesh = args.mesh_head or ("rat" if args.quick else "human")
@@ -175,6 +257,10 @@ def main():
     ap.add_argument("--mesh-head", choices=["human", "rat", "mouse", "none"], default=None,
                     help="built-in mesh head for optimize_pose (default human; rat with --quick)")
     ap.add_argument("--quick", action="store_true", help="smoke test: rat mesh head, 1,000 sphere poses")
+    ap.add_argument("--cortex-model", nargs="+", default=None, choices=["human", "rat", "mouse", "none"],
+                    help="heads for the cortical field model section (default human rat; rat with --quick)")
+    ap.add_argument("--model-poses", type=int, default=None,
+                    help="test poses per head against the full FEM (default 200; 24 with --quick)")
     args = ap.parse_args()
 
     from coils import load_coil
@@ -227,6 +313,11 @@ def main():
 
     if not args.skip_targeting:
         _targeting(args)
+    heads = args.cortex_model or (["rat"] if args.quick else ["human", "rat"])
+    if "none" not in heads:
+        print("cortical field model (efield.physics.cortex_model; issue 14):")
+        for name in heads:
+            _cortex_model(name, args.model_poses or (24 if args.quick else 200))
 
 
 if __name__ == "__main__":

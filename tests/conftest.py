@@ -10,6 +10,12 @@ import pytest
 
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
+# hermetic: cortical field models cached by earlier runs in the user's ~/.cache must not change what
+# `--model auto` does in the tests; each session starts with an empty cache of its own
+import tempfile as _tempfile  # noqa: E402
+
+os.environ["EFIELD_CACHE"] = _tempfile.mkdtemp(prefix="efield-test-cache-")
+
 
 @pytest.fixture(params=["numba", "numpy"])
 def backend(request):

@@ -1,4 +1,4 @@
-"""Command line: ``efield coils | stimulators | field | dose | translate | target | demo``.
+"""Command line: ``efield coils | stimulators | field | dose | translate | target | model | view | report | demo``.
 
 Results go to stdout (tables, or JSON with ``--json``); messages and progress go to stderr.
 Every argument, file and output-folder check runs before any computation.
@@ -35,12 +35,14 @@ def _register() -> None:
     from ._demo import demo_cmd
     from ._dose import dose_cmd, translate_cmd
     from ._field import field_cmd
+    from ._model import model_cmd
     from ._report import report_cmd
     from ._tables import coils_cmd, stimulators_cmd
     from ._target import target_cmd
+    from ._view import view_cmd
 
     for cmd in (coils_cmd, stimulators_cmd, field_cmd, dose_cmd, translate_cmd, target_cmd, demo_cmd,
-                report_cmd):
+                report_cmd, view_cmd, model_cmd):
         main.add_command(cmd)
 
 

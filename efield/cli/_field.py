@@ -108,11 +108,16 @@ def _best_pose(coil, head, target, direction, didt, stimulator):
               help="Cortex field file: .vtu (ParaView) or .npz (numpy).")
 @click.option("--subdiv", type=click.IntRange(1, 7), default=5, show_default=True,
               help="Cortex icosphere subdivision on sphere heads (5: 10,242 points).")
+@click.option("--model", "model", type=click.Choice(["auto", "fem", "precomputed"]), default="auto", show_default=True,
+              help="Mesh heads: 'fem' solves the head; 'precomputed' uses its cortical field model (built and "
+                   "cached on first use, see `efield model`); 'auto' uses the model when one is cached. The "
+                   "model gives the cortex in milliseconds but not the field inside the brain, so the "
+                   "half-value depth and the volume in scene.vtm need 'fem'.")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @long_running
 def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, pose_name, target, direction,
-              distance_mm, out_dir, fmt, subdiv, force, as_json):
+              distance_mm, out_dir, fmt, subdiv, model, force, as_json):
     """The cortical field of a coil on any head: at the default pose over the top, at a pose from a
     file (--pose) or at the best pose for a target (--target); writes the field, a picture and a summary."""
     if pose_file and target:
@@ -144,7 +149,7 @@ def field_cmd(coil_id, head_name, stimulator, table, didt_text, mso, pose_file, 
         if pose is None:
             pose = standard_pose(head, distance=distance_mm * 1e-3, coil=coil)
         placed = coil.placed(pose)
-        result = cortex_field(placed, head, didt, n_subdiv=subdiv)
+        result = cortex_field(placed, head, didt, n_subdiv=subdiv, model=model)
     except ValueError as exc:
         fail(exc)
     summary = _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, pose, distance_mm)
@@ -160,14 +165,21 @@ def _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, 
     from ..physics.metrics import hot_spot_depth, surface_metrics
 
     m = surface_metrics(result)
-    depth = hot_spot_depth(placed, head, result, didt)
+    precomputed = bool(result.info.get("precomputed"))
+    # the precomputed model holds the cortex only: the depth needs the field inside the brain (a full solve)
+    depth = None if precomputed else hot_spot_depth(placed, head, result, didt)
     species, how = head_species(head_name, head)
     return {
         "coil": coil.name, "head": head_label(head_name, head), "head_spec": str(head_name),
         "species": species, "species_from": how, "intensity": intensity, "didt_a_per_s": didt,
         "pose": pose_desc, "pose_4x4_m": np.asarray(pose).tolist(),
         "p999_vm": m["p999_vm"], "peak_vm": m["peak_vm"], "p99_vm": m["p99_vm"], "p95_vm": m["p95_vm"],
-        "half_max_area_cm2": m["half_max_area_m2"] * 1e4, "half_max_depth_mm": depth * 1e3,
+        "half_max_area_cm2": m["half_max_area_m2"] * 1e4,
+        "half_max_depth_mm": None if depth is None else depth * 1e3,
+        "model": result.info.get("model", ""),
+        **({"model_fit_residual": result.info["model_fit_residual"],
+            "half_max_depth_note": "not computed: the precomputed cortical field model holds the cortex only "
+                                   "(--model fem computes the depth)"} if precomputed else {}),
         "coil_scalp_extra_gap_mm": distance_mm, "units": METRIC_UNITS,
         "not_modelled": coil.metadata.get("not_modelled", ""),
     }
@@ -184,7 +196,8 @@ def _write(out_dir, force, fmt, coil, placed, head, result, summary, target=None
             _write_field(result, tmp / f"field.{fmt}")
             with progress.task("pictures: the field in 3D (PNG, interactive HTML, ParaView scene)"):
                 field_pictures(tmp, head, placed, result, target=target,
-                               title=f"{coil.name} on {summary['head']}; {summary['intensity']}")
+                               title=f"{coil.name} on {summary['head']}; {summary['intensity']}",
+                               **({"volume": False} if result.info.get("precomputed") else {}))
             (tmp / "summary.json").write_text(json_text(summary))
             write_report(tmp, title=f"efield field: {coil.name} on {summary['head']}")
     except OSError as exc:
@@ -192,8 +205,12 @@ def _write(out_dir, force, fmt, coil, placed, head, result, summary, target=None
 
 
 def _print(s: dict, out_dir, fmt) -> None:
-    depth = "not reached" if s["half_max_depth_mm"] != s["half_max_depth_mm"] else f"{s['half_max_depth_mm']:.1f} mm"
+    depth = s["half_max_depth_mm"]
+    depth = ("not computed (precomputed model; --model fem computes it)" if depth is None
+             else "not reached" if depth != depth else f"{depth:.1f} mm")
     click.echo(f"coil {s['coil']} on {s['head']}; {s['intensity']}; pose: {s['pose']}")
+    if s.get("model"):
+        click.echo(f"  field model: {s['model']}")
     click.echo(f"  robust peak |E| on the cortex (99.9th percentile): {s['p999_vm']:.2f} V/m")
     click.echo(f"  largest |E| {s['peak_vm']:.2f} V/m; 99th percentile {s['p99_vm']:.2f} V/m; "
                f"95th percentile {s['p95_vm']:.2f} V/m")

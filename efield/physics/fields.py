@@ -22,23 +22,7 @@ from .sphere import source_distance, sphere_efield
 __all__ = ["FieldResult", "total_efield", "cortex_field", "check_coil_outside", "standard_pose"]
 
 
-_SOLVERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def mesh_solver(head, order: int = 2):
-    """The FEM solver of a mesh head, built once and kept for every further coil pose (cached)."""
-    from .fem import FEMSolver
-
-    key = (order,)
-    per_head = _SOLVERS.setdefault(head, {})
-    if key not in per_head:
-        from .._common import progress
-
-        sigma = head.anisotropy if head.anisotropy is not None else head.sigma_per_tet
-        with progress.task(f"FEM set-up on {getattr(head, 'name', 'the mesh')} ({head.n_tets:,} tets, "
-                           f"P{order} matrix and multigrid)"):
-            per_head[key] = FEMSolver(head.nodes, head.tets, sigma, order=order)
-    return per_head[key]
+from ._solvers import mesh_solver  # noqa: E402,F401  (kept here: the name every caller imports)
 
 
 def _solution(solver, coil, didt):
@@ -147,6 +131,19 @@ def total_efield(coil, head, points, didt, *, backend: str | None = None) -> np.
     return sphere_efield(coil, pts, didt, center=head.center, backend=backend)
 
 
+def vertex_areas(points, faces) -> np.ndarray:
+    """Area (n,) m² per vertex of a triangle surface: a third of each adjacent triangle.
+
+    points : (n, 3) float array, m; faces : (f, 3) int array of vertex indices"""
+    p = np.asarray(points, dtype=float)
+    f = np.asarray(faces, dtype=np.int64)
+    area = 0.5 * np.linalg.norm(np.cross(p[f[:, 1]] - p[f[:, 0]], p[f[:, 2]] - p[f[:, 0]]), axis=1)
+    out = np.zeros(len(p))
+    for j in range(3):
+        np.add.at(out, f[:, j], area / 3.0)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class FieldResult:
     """E on a set of points (usually the cortical surface), with its provenance.
@@ -201,31 +198,40 @@ class FieldResult:
         """Area (n,) m² attributed to each point (a third of each adjacent triangle)."""
         if self.faces is None:
             raise ValueError("this field has no triangles")
-        tri = self.points[self.faces]
-        area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-        out = np.zeros(len(self.points))
-        for j in range(3):
-            np.add.at(out, self.faces[:, j], area / 3.0)
-        return out
+        return vertex_areas(self.points, self.faces)
 
 
-def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = None) -> FieldResult:
-    """E on the cortical surface of a sphere head for a placed coil.
+MODEL_CHOICES = ("fem", "auto", "precomputed")
+
+
+def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = None,
+                 model: str = "fem") -> FieldResult:
+    """E on the cortical surface of a head for a placed coil.
 
     Parameters
     ----------
     coil : coils.Coil
         Coil placed in the head frame.
-    head : meshes.SphereHead
+    head : meshes.SphereHead or meshes.MeshHead
     didt : float, A/s
     n_subdiv : int
-        Icosphere subdivision level of the cortical shell (5 → 10,242 vertices, mean edge 0.038 × radius:
-        2.6 mm on the 70 mm human cortex).
+        Icosphere subdivision level of the cortical shell of sphere heads (5 → 10,242 vertices, mean edge
+        0.038 × radius: 2.6 mm on the 70 mm human cortex).
+    model : {"fem", "auto", "precomputed"}
+        Mesh heads: "fem" solves the head (default); "precomputed" uses the head's cortical field model
+        (:mod:`efield.physics.cortex_model`, built and cached if missing); "auto" uses it when it is
+        cached and solves otherwise.  ``info["precomputed"]`` says which one ran.
     """
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"model must be one of {', '.join(MODEL_CHOICES)}; got {model!r}")
     if _is_mesh_head(head):
         surf = head.cortex
         if surf is None:
             raise ValueError(f"mesh head {head.name!r} has no cortex surface to report E on")
+        if model != "fem":
+            res = _precomputed_cortex_field(coil, head, didt, build=(model == "precomputed"))
+            if res is not None:
+                return res
         e = total_efield(coil, head, surf.vertices, didt)
         info = {"coil": coil.name, "head": head.name, "frame": head.frame,
                 "pose": np.asarray(coil.metadata.get("pose", np.eye(4))).tolist(),
@@ -243,6 +249,24 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
         "model": "analytic spherical conductor (Heller & van Hulsteyn 1992; Eaton 1992)",
     }
     return FieldResult(surf.vertices, e, float(didt), surf.normals, surf.faces, info)
+
+
+def _precomputed_cortex_field(coil, head, didt, build: bool):
+    """The cortex field from the head's precomputed model (None if it has none and ``build`` is False)."""
+    from .cortex_model import cortex_model
+
+    cm = cortex_model(head, build=build)
+    if cm is None:
+        return None
+    _check_coil_outside_mesh(coil, head)
+    pose = np.asarray(coil.metadata.get("pose", np.eye(4)), dtype=float)
+    own = coil.placed(np.linalg.inv(pose))  # the coil in its own frame
+    e = cm.field(own, pose, float(didt))[0]
+    info = {"coil": coil.name, "head": head.name, "frame": head.frame, "pose": pose.tolist(),
+            "model": cm.info.get("model", "precomputed cortical field model"), "precomputed": True,
+            "model_key": cm.key, "model_fit_residual": float(cm.last_residual[0]),
+            "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}
+    return FieldResult(cm.points, e, float(didt), cm.normals, cm.faces, info)
 
 
 def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None) -> np.ndarray:

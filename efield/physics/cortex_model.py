@@ -1,0 +1,495 @@
+"""A precomputed cortical field model: the total E on a mesh head's cortex for any coil pose in milliseconds.
+
+Method (an incident-field basis, solved once with the head's P2 FEM)
+--------------------------------------------------------------------
+The FEM field of a coil depends on the coil only through its vector potential ``a`` at the mesh nodes
+(the load vector is ``−dI/dt ∫ σ a·∇v``), and it is linear in ``a``.  Inside the scalp ``a`` is the field
+of sources outside the head, so every Cartesian component is harmonic there and the admissible ``a``
+(coils resting on or above the reachable scalp) fill a subspace whose singular values fall steeply.
+
+Build, once per head:
+
+1. *Training fields.*  ``a`` at every node, at the cortical points and at the fit points (a subsample of
+   the scalp vertices) for random admissible poses of the coil presets — positions over the reachable
+   scalp (scalp vertices at or above the lowest cortical point), every handle angle, tilts up to 20°
+   and gaps up to 10 mm.  The training coils are the presets wound with 8 straight segments per turn:
+   polygonal but real current paths, so their fields are true exterior fields (≈ 8× cheaper than the
+   fine windings).
+2. *Basis.*  The leading ``r`` left singular vectors ``u_j`` of the (column-normalised) node matrix
+   (from the Gram matrix, accumulated in node chunks), ``r`` set by a relative singular-value
+   tolerance and a cap.
+3. *Modes.*  One FEM solve per ``u_j`` (the solver's CG at ``mode_tol``) gives the total field of that
+   basis vector at the cortical points, ``E_j = −u_j − ∇φ_j``.
+4. *Fit operator.*  The least-squares map from ``a`` at the fit points to the basis coefficients,
+   through the SVD of the basis sampled there (which also gives the fit residual for free).
+
+Per pose: the coil's exact ``a`` at the ``m`` fit points (Biot–Savart, the coil's own windings), the
+coefficients ``c = P a_fit`` and ``E = didt · Σ_j c_j E_j`` — one small and one large dense product;
+a batch of poses is one matrix–matrix product.  Nothing per pose scales with the mesh.
+
+The error is that of representing the coil's ``a`` in the basis, measured against full FEM solves in
+``scripts/bench.py`` and the tests.  Poses far outside the training set (a coil below the lowest
+cortical point, a coil much smaller than every preset) are outside what the basis was made for; the
+fit residual on the scalp is returned with every call (:attr:`CortexFieldModel.last_residual`) and
+a large one is reported.
+
+Models are cached on disk (``$EFIELD_CACHE`` or ``~/.cache/efield``) under a key of the head's content
+(nodes, tets, conductivities, cortex and scalp surfaces) and the build settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from .._common.validation import as_scalar
+
+__all__ = ["CortexFieldModel", "cortex_model", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
+           "random_poses", "MODEL_VERSION"]
+
+#: bump when the method or the file layout changes (old cache files are then ignored)
+MODEL_VERSION = 2
+
+#: coil presets trained on per species (rodent heads also meet human coils in published rodent studies)
+_TRAIN_COILS = {
+    "rodent": ("magstim_25mm_fig8", "rodent_8mm_round", "magstim_70mm_fig8", "magstim_70mm_circular",
+               "magventure_cb60", "magventure_mcb70"),
+    "human": ("magstim_70mm_fig8", "magventure_mcb70", "magventure_cb60", "magstim_70mm_circular",
+              "magstim_25mm_fig8"),
+}
+
+
+#: segments per turn of the training coils: real current paths, cheaper than the fine windings (24: a
+#: third of the segments, and short enough that the wire kernel stays on its fast series branch)
+_TRAIN_SPT = 24
+
+
+def cache_dir() -> Path:
+    """Folder of cached models: ``$EFIELD_CACHE/cortex_models`` or ``~/.cache/efield/cortex_models``."""
+    root = os.environ.get("EFIELD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "efield")
+    return Path(root) / "cortex_models"
+
+
+def _species(head) -> str:
+    return "rodent" if getattr(head, "frame", "") == "bregma" else "human"
+
+
+def head_key(head) -> str:
+    """Hex digest (sha256, 24 chars) of the head's content: nodes, tets, conductivity per tet (tensors
+    where given), the cortex and scalp surfaces."""
+    h = hashlib.sha256()
+    sigma = head.anisotropy if head.anisotropy is not None else head.sigma_per_tet
+    for arr in (head.nodes, head.tets, sigma, head.cortex.vertices, head.cortex.faces, head.scalp.vertices):
+        a = np.ascontiguousarray(arr)
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:24]
+
+
+def training_coils(head) -> tuple[str, ...]:
+    """Preset ids the model of ``head`` is trained on (by species: rodent heads also take human coils)."""
+    return _TRAIN_COILS[_species(head)]
+
+
+def reachable_scalp(head) -> np.ndarray:
+    """Indices of the scalp vertices a coil can be centred over: at or above the lowest cortical point."""
+    zmin = float(head.cortex.vertices[:, 2].min())
+    idx = np.flatnonzero(head.scalp.vertices[:, 2] >= zmin)
+    return idx if len(idx) else np.arange(len(head.scalp.vertices))
+
+
+def random_poses(head, coil, n: int, rng, *, max_tilt_deg: float = 20.0, max_gap: float = 0.010) -> np.ndarray:
+    """``n`` random admissible poses (n, 4, 4) m of ``coil`` (own frame) resting on the reachable scalp:
+    uniform over its vertices, handle angle uniform in [0, 360)°, tilt of the coil axis from the scalp
+    normal uniform up to ``max_tilt_deg`` (degrees), extra gap uniform in [0, ``max_gap``] m."""
+    from .placement import resting_pose, scalp_contact
+
+    verts = head.scalp.vertices[reachable_scalp(head)]
+    out = np.empty((n, 4, 4))
+    for k in range(n):
+        contact, normal = scalp_contact(head, verts[rng.integers(len(verts))])
+        t1 = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
+        t1 /= np.linalg.norm(t1)
+        t2 = np.cross(normal, t1)
+        tilt, az, handle = np.radians(rng.uniform(0.0, max_tilt_deg)), rng.uniform(0, 2 * np.pi), rng.uniform(0, 2 * np.pi)
+        axis = np.cos(tilt) * normal + np.sin(tilt) * (np.cos(az) * t1 + np.sin(az) * t2)
+        out[k] = resting_pose(coil, head, contact, axis, np.cos(handle) * t1 + np.sin(handle) * t2,
+                              rng.uniform(0.0, max_gap))
+    return out
+
+
+def _subsample(points: np.ndarray, m: int, rng) -> np.ndarray:
+    """Indices of about ``m`` of ``points`` spread evenly (one per cell of a voxel grid, then random)."""
+    if len(points) <= m:
+        return np.arange(len(points))
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    vol = float(np.prod(np.maximum(hi - lo, 1e-9)))
+    # the scalp is a surface: cells of side ~ sqrt(area/m); start from the box's cube root and shrink
+    side = (vol / m) ** (1.0 / 3.0)
+    for _ in range(40):
+        cell = np.floor((points - lo) / side).astype(np.int64)
+        _, first = np.unique(cell, axis=0, return_index=True)
+        if len(first) >= m:
+            break
+        side *= 0.85
+    return np.sort(rng.choice(first, size=m, replace=False))
+
+
+def _pose_stack(poses) -> np.ndarray:
+    p = np.asarray(poses, dtype=float)
+    if p.shape == (4, 4):
+        p = p[None]
+    if p.ndim != 3 or p.shape[1:] != (4, 4):
+        raise ValueError(f"poses must be a (4, 4) pose or a (k, 4, 4) stack of poses (metres); got shape {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("poses must be finite (metres)")
+    R = p[:, :3, :3]
+    err = np.abs(np.einsum("kij,kil->kjl", R, R) - np.eye(3)).max(axis=(1, 2))
+    bad = np.flatnonzero((err > 1e-6) | (np.linalg.det(R) < 0))
+    if len(bad):
+        raise ValueError(f"poses[{bad[0]}] is not a rigid motion: its 3×3 block must be a rotation "
+                         f"(orthonormal, determinant +1); {len(bad)} such pose(s)")
+    span = np.abs(p[:, :3, 3]).max()
+    if span > 5.0:
+        raise ValueError(f"poses translations reach {span:.4g}: poses are in metres, not mm (divide by 1000)")
+    return p
+
+
+def _coil_a_at(coil, poses: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Vector potential per ampere (k, m, 3) of ``coil`` (own frame) placed at each of ``poses`` at
+    ``points`` (m, 3) in the head frame: one Biot–Savart call over all poses' points in the coil frame."""
+    from .biot_savart import vector_potential
+
+    R, t = poses[:, :3, :3], poses[:, :3, 3]
+    local = np.einsum("kij,kmi->kmj", R, points[None, :, :] - t[:, None, :])  # Rᵀ(x − t)
+    a_local = vector_potential(coil, local.reshape(-1, 3)).reshape(len(poses), len(points), 3)
+    return np.einsum("kij,kmj->kmi", R, a_local)
+
+
+@dataclass(frozen=True, eq=False)
+class CortexFieldModel:
+    """Total E at a mesh head's cortical points for any coil pose, from a precomputed basis.
+
+    Attributes
+    ----------
+    points : (n, 3) float array, m — cortical points (head frame); ``faces`` (f, 3) int; ``normals`` (n, 3)
+    fit_points : (m, 3) float array, m — scalp points where the coil's exact field is evaluated per pose
+    fit_u : (q, 3m) float array — orthonormal rows spanning the basis at the fit points (q ≤ r kept
+        singular directions); ``fit_map`` (r, q) float array — coefficients from ``fit_u @ a_fit``
+        (together the least-squares fit; ``|a|² − |fit_u a|²`` is the squared fit residual)
+    modes : (r, 3n) float32 array, V/m per (A/s) per unit coefficient — total E of each basis vector
+    singular_values : (r,) float array, relative to the first
+    key : str — the head content key; ``info`` : mapping — provenance, settings and build timings
+    """
+
+    points: np.ndarray
+    faces: np.ndarray
+    normals: np.ndarray
+    fit_points: np.ndarray
+    fit_u: np.ndarray
+    fit_map: np.ndarray
+    modes: np.ndarray
+    singular_values: np.ndarray
+    key: str
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
+
+    # ------------------------------------------------------------------ use
+    @property
+    def n_modes(self) -> int:
+        return int(self.modes.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        return int(self.points.shape[0])
+
+    def coefficients(self, coil, poses) -> tuple[np.ndarray, np.ndarray]:
+        """Basis coefficients (k, r) per ampere for ``coil`` (own frame) at ``poses`` (k, 4, 4) m, and the
+        relative fit residual (k,) of ``a`` at the fit points (how far the coil's field is from the basis)."""
+        poses = _pose_stack(poses)
+        self._check_outside(coil, poses)
+        a_fit = _coil_a_at(coil, poses, self.fit_points).reshape(len(poses), -1)  # (k, 3m)
+        y = a_fit @ self.fit_u.T  # (k, q): the part of a_fit in the basis' span, orthonormal coordinates
+        c = y @ self.fit_map.T  # (k, r)
+        a2 = np.einsum("ij,ij->i", a_fit, a_fit)
+        resid = np.sqrt(np.clip(a2 - np.einsum("ij,ij->i", y, y), 0.0, None) / np.maximum(a2, 1e-300))
+        return c, resid
+
+    def field(self, coil, poses, didt) -> np.ndarray:
+        """Total E (k, n, 3) V/m at the cortical points for ``coil`` (a ``coils.Coil`` in its own frame) at
+        ``poses`` ((4, 4) or (k, 4, 4), metres, coil frame → head frame) and ``didt`` (A/s)."""
+        didt = as_scalar(didt, "didt", "A/s")
+        c, resid = self.coefficients(coil, poses)
+        object.__setattr__(self, "last_residual", resid)
+        e = (c.astype(np.float32) @ self.modes).astype(np.float64)  # (k, 3n)
+        return (didt * e).reshape(len(c), self.n_points, 3)
+
+    def _check_outside(self, coil, poses) -> None:
+        """Refuse a pose whose casing bottom (coil z = 0) cuts into the scalp under the coil's footprint."""
+        from .placement import footprint_radius
+
+        radius = footprint_radius(coil, margin=0.0)
+        R, t = poses[:, :3, :3], poses[:, :3, 3]
+        local = np.einsum("kij,kmi->kmj", R, self.fit_points[None] - t[:, None])
+        under = np.hypot(local[..., 0], local[..., 1]) <= radius
+        depth = np.where(under, local[..., 2], -np.inf).max(axis=1)
+        tol = max(1e-3, 0.1 * float(self.info.get("scalp_edge_m", 1e-3)))
+        bad = np.flatnonzero(depth > tol)
+        if len(bad):
+            raise ValueError(f"poses[{bad[0]}] puts coil {coil.name!r} {depth[bad[0]] * 1e3:.1f} mm into the scalp "
+                             f"of {self.info.get('head', 'the head')!r} ({len(bad)} such pose(s)); the model holds "
+                             "for coils on or outside the scalp (efield.physics.placement.resting_pose lifts a coil "
+                             "onto it)")
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def build(cls, head, *, n_modes: int | None = None, max_modes: int | None = None, sv_tol: float = 1e-5,
+              n_train: int | None = None, n_fit: int = 2000, mode_tol: float = 1e-3, coils_ids=None,
+              seed: int = 0) -> "CortexFieldModel":
+        """Build the model of a mesh head (see the module docstring).
+
+        head : meshes.MeshHead with cortex and scalp surfaces
+        n_modes : int, optional — number of basis vectors; default: those with singular value ≥ ``sv_tol``
+            (dimensionless) × the first, at most ``max_modes`` (default 400 on rodent heads, 800 on others)
+        n_train : int, optional — training poses (default 600 on rodent heads, 1500 on others; at least
+            the number of modes)
+        n_fit : int — scalp fit points (default 2000; the per-pose cost is ∝ fit points × coil segments)
+        mode_tol : float, dimensionless — CG relative residual of each mode solve
+        coils_ids : sequence of preset ids, optional — training coils (default :func:`training_coils`)
+        seed : int — training poses and fit points are drawn from ``numpy.random.default_rng(seed)``
+        """
+        import coils as coils_pkg
+
+        from .._common import progress
+        from .biot_savart import vector_potential
+        from ._solvers import mesh_solver
+        from .placement import is_mesh_head
+
+        if not is_mesh_head(head):
+            raise TypeError(f"CortexFieldModel needs a mesh head (meshes.MeshHead); got {type(head).__name__}; "
+                            "sphere heads are analytic and fast already")
+        if head.cortex is None or head.scalp is None:
+            raise ValueError(f"mesh head {getattr(head, 'name', '?')!r} needs cortex and scalp surfaces for a "
+                             "cortical field model")
+        rodent = _species(head) == "rodent"
+        if max_modes is None:
+            max_modes = 400 if rodent else 800
+        cap = int(n_modes) if n_modes is not None else int(max_modes)
+        if cap < 1:
+            raise ValueError(f"n_modes must be >= 1; got {cap}")
+        if n_train is None:
+            n_train = max(cap, 600 if rodent else 1500)
+        n_train = int(n_train)
+        if n_train < cap:
+            raise ValueError(f"n_train ({n_train}) must be at least n_modes ({cap})")
+        ids = tuple(coils_ids) if coils_ids is not None else training_coils(head)
+        rng = np.random.default_rng(seed)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        solver = mesh_solver(head)
+        timings["fem_setup_s"] = time.perf_counter() - t0
+
+        pts = np.ascontiguousarray(head.cortex.vertices, dtype=float)
+        scalp = np.ascontiguousarray(head.scalp.vertices, dtype=float)
+        fit_points = scalp[_subsample(scalp, n_fit, rng)]
+        nodes = solver.nodes
+        fine = {c: coils_pkg.load_coil(c) for c in ids}
+        coarse = {c: coils_pkg.load_coil(c, segments_per_turn=_TRAIN_SPT) for c in ids}
+
+        t = time.perf_counter()
+        with progress.task(f"cortical field model: {n_train} training poses", total=n_train) as task:
+            per = [n_train // len(ids) + (1 if i < n_train % len(ids) else 0) for i in range(len(ids))]
+            placed = []
+            for cid, k in zip(ids, per):
+                for pose in random_poses(head, fine[cid], k, rng):
+                    placed.append(coarse[cid].placed(pose))
+            # node fields are kept in float32 (the basis only has to be some exterior field, consistently
+            # used at nodes, cortex and fit points); the Gram matrix is summed in float64
+            a_nodes = np.empty((3 * len(nodes), n_train), dtype=np.float32)
+            a_cortex = np.empty((3 * len(pts), n_train))
+            a_fit = np.empty((3 * len(fit_points), n_train))
+            for j, pc in enumerate(placed):
+                # training coils rest on the scalp by construction: no wire passes near a head point
+                col = vector_potential(pc, nodes, check=False).ravel()
+                scale = 1.0 / np.linalg.norm(col)
+                a_nodes[:, j] = col * scale
+                a_cortex[:, j] = vector_potential(pc, pts, check=False).ravel() * scale
+                a_fit[:, j] = vector_potential(pc, fit_points, check=False).ravel() * scale
+                task.advance()
+        timings["training_fields_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        with progress.task("cortical field model: basis (Gram matrix and eigenvectors)"):
+            gram = np.zeros((n_train, n_train))
+            step = 200_000
+            for i in range(0, a_nodes.shape[0], step):
+                blk = a_nodes[i:i + step].astype(np.float64)
+                gram += blk.T @ blk
+            evals, evecs = np.linalg.eigh(gram)
+            order = np.argsort(evals)[::-1]
+            sv = np.sqrt(np.clip(evals[order], 0.0, None))
+            evecs = evecs[:, order]
+            rel = sv / sv[0]
+            r = cap if n_modes is not None else int(min(cap, max(1, np.count_nonzero(rel >= sv_tol))))
+            W = evecs[:, :r] / sv[:r]  # training weights of the orthonormal basis vectors u_j
+        timings["basis_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        cells, lam = solver.locate(pts)
+        modes = np.empty((r, 3 * len(pts)), dtype=np.float32)
+        u_cortex = (a_cortex @ W).T  # (r, 3n)
+        iters = []
+
+        def solve(u):
+            phi, it, _, _ = solver.solve_rhs(solver.rhs(u, 1.0), tol=mode_tol)
+            return solver.gradient_at(phi, cells, lam).ravel(), it
+
+        # two solves at a time: the CG's SciPy products and pyamg cycles leave a core idle between numba's
+        # parallel kernels (rat: 1.5x the throughput of one at a time)
+        from concurrent.futures import ThreadPoolExecutor
+
+        block = 8
+        with progress.task(f"cortical field model: {r} FEM mode solves ({solver.n_dofs:,} unknowns)", total=r) as task, \
+                ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+            for j0 in range(0, r, block):
+                w = W[:, j0:j0 + block].astype(np.float32)
+                U = (a_nodes @ w).astype(np.float64)  # (3N, b): the basis vectors at the nodes
+                cols = [np.ascontiguousarray(U[:, i].reshape(-1, 3)) for i in range(U.shape[1])]
+                for i, (grad, it) in enumerate(pool.map(solve, cols)):
+                    iters.append(it)
+                    modes[j0 + i] = (-u_cortex[j0 + i] - grad).astype(np.float32)
+                    task.advance()
+        timings["mode_solves_s"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        # least squares through the SVD of the basis at the fit points, B = Uf Sf Vfᵀ (3m × r): c = Vf Sf⁻¹ Ufᵀ a
+        uf, sf, vft = np.linalg.svd(a_fit @ W, full_matrices=False)
+        keep = sf >= 1e-10 * sf[0]
+        fit_u = np.ascontiguousarray(uf[:, keep].T)  # (q, 3m)
+        fit_map = np.ascontiguousarray(vft[keep].T / sf[keep])  # (r, q)
+        timings["fit_operator_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - t0
+        f = head.scalp.faces
+        edge = float(np.linalg.norm(scalp[f[:, 0]] - scalp[f[:, 1]], axis=1).mean())
+        info = {
+            "model": f"precomputed cortical field model (incident-field basis, {r} modes, P2 FEM; "
+                     "efield.physics.cortex_model)",
+            "head": getattr(head, "name", "mesh head"), "frame": getattr(head, "frame", ""),
+            "version": MODEL_VERSION, "n_modes": r, "n_train": n_train, "n_fit": int(len(fit_points)),
+            "n_points": int(len(pts)), "training_coils": list(ids), "training_segments_per_turn": _TRAIN_SPT,
+            "sv_tol": sv_tol, "max_modes": cap, "mode_tol": mode_tol, "seed": seed,
+            "last_singular_value_rel": float(rel[r - 1]),
+            "next_singular_value_rel": float(rel[r]) if r < len(rel) else 0.0,
+            "mode_cg_iterations_mean": float(np.mean(iters)), "fem_unknowns": int(solver.n_dofs),
+            "scalp_edge_m": edge, "timings_s": timings,
+            "fit_condition": float(sf[0] / sf[keep][-1]), "fit_rank": int(keep.sum()),
+            "training": "random poses resting on the scalp at or above the lowest cortical point, all handle "
+                        "angles, tilt <= 20 deg, gap 0-10 mm",
+        }
+        return cls(pts, np.asarray(head.cortex.faces), np.asarray(head.cortex.normals), fit_points, fit_u,
+                   fit_map, modes, rel[:r].copy(), head_key(head), info)
+
+    # ------------------------------------------------------------------ files
+    def save(self, path, force: bool = False) -> Path:
+        """Write the model to ``path`` (.npz), atomically."""
+        from .._common.io import atomic_target
+
+        path = Path(path)
+        with atomic_target(path, force=force, default_suffix=".npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, points=self.points, faces=self.faces, normals=self.normals, fit_points=self.fit_points,
+                         fit_u=self.fit_u, fit_map=self.fit_map, modes=self.modes,
+                         singular_values=self.singular_values, key=np.array(self.key),
+                         info=np.array(json.dumps(dict(self.info))))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "CortexFieldModel":
+        """Read a model written by :meth:`save`; a damaged or foreign file raises ``ValueError`` naming it."""
+        path = Path(path)
+        need = ("points", "faces", "normals", "fit_points", "fit_u", "fit_map", "modes",
+                "singular_values", "key", "info")
+        try:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
+                missing = [k for k in need if k not in data.files]
+                if missing:
+                    raise ValueError(f"{path}: not an efield cortical field model (missing {', '.join(missing)})")
+                arrays = {k: data[k] for k in need}
+        except ValueError as exc:
+            if str(exc).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: cannot read the cortical field model ({exc})") from None
+        except Exception as exc:  # zip/npy errors of a damaged file
+            raise ValueError(f"{path}: cannot read the cortical field model ({type(exc).__name__}: {exc})") from None
+        info = json.loads(str(arrays.pop("info")))
+        key = str(arrays.pop("key"))
+        r, n = arrays["modes"].shape[0], arrays["points"].shape[0]
+        m3 = 3 * arrays["fit_points"].shape[0]
+        q = arrays["fit_u"].shape[0]
+        if (arrays["modes"].shape != (r, 3 * n) or arrays["fit_map"].shape != (r, q)
+                or arrays["fit_u"].shape != (q, m3)):
+            raise ValueError(f"{path}: inconsistent cortical field model (modes {arrays['modes'].shape}, "
+                             f"{n} points, fit {arrays['fit_u'].shape} and {arrays['fit_map'].shape})")
+        return cls(key=key, info=info, **arrays)
+
+
+def _settings_tag(**settings) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _cache_path(head, **settings) -> Path:
+    return cache_dir() / f"{head_key(head)}-v{MODEL_VERSION}-{_settings_tag(**settings)}.npz"
+
+
+def cached_model(head, **settings) -> CortexFieldModel | None:
+    """The cached model of ``head`` (built with ``settings``, default those of :func:`cortex_model`), or None."""
+    path = _cache_path(head, **settings)
+    if not path.is_file():
+        return None
+    try:
+        model = CortexFieldModel.load(path)
+    except ValueError:
+        return None
+    return model if model.key == head_key(head) else None
+
+
+def save_to_cache(model: CortexFieldModel, head, **settings) -> Path:
+    """Store ``model`` as the cached model of ``head`` built with ``settings``; returns the file's path."""
+    if model.key != head_key(head):
+        raise ValueError(f"this model was built for another head (key {model.key}, not {head_key(head)})")
+    path = _cache_path(head, **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model.save(path, force=True)
+    _MEMORY.pop((model.key, _settings_tag(**settings)), None)
+    return path
+
+
+_MEMORY: dict = {}
+
+
+def cortex_model(head, *, build: bool = True, **settings) -> CortexFieldModel | None:
+    """The cortical field model of ``head``: from memory, else the disk cache, else built (``build=True``)
+    and cached.  ``settings`` are passed to :meth:`CortexFieldModel.build` and are part of the cache key."""
+    mem_key = (head_key(head), _settings_tag(**settings))
+    if mem_key in _MEMORY:
+        return _MEMORY[mem_key]
+    model = cached_model(head, **settings)
+    if model is None and build:
+        model = CortexFieldModel.build(head, **settings)
+        try:
+            save_to_cache(model, head, **settings)
+        except OSError:
+            pass  # a read-only home: keep the model in memory only
+    if model is not None:
+        _MEMORY[mem_key] = model
+    return model

@@ -1,0 +1,195 @@
+"""The precomputed cortical field model against full P2 FEM solves, and its cache, checks and CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import coils
+import meshes
+from efield.physics import cortex_model as cm
+from efield.physics.biot_savart import vector_potential
+from efield.physics.fields import cortex_field, mesh_solver
+
+#: a smaller build than the default (500 training poses instead of 600) to keep the suite short
+SMALL = {"n_train": 500}
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    old = os.environ.get("EFIELD_CACHE")
+    path = tmp_path_factory.mktemp("efield-cache")
+    os.environ["EFIELD_CACHE"] = str(path)
+    cm._MEMORY.clear()
+    yield path
+    cm._MEMORY.clear()
+    if old is None:
+        os.environ.pop("EFIELD_CACHE", None)
+    else:
+        os.environ["EFIELD_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def rat():
+    return meshes.builtin_head("rat")
+
+
+@pytest.fixture(scope="module")
+def model(rat, cache):
+    return cm.CortexFieldModel.build(rat, **SMALL)
+
+
+def _fem(head, coil, pose, points, tol=1e-6):
+    """Reference: the full P2 FEM solve at a converged tolerance, E (n, 3) V/m per A/s at ``points``."""
+    S = mesh_solver(head)
+    pc = coil.placed(pose)
+    phi = S.solve_rhs(S.rhs(vector_potential(pc, S.nodes), 1.0), tol=tol)[0]
+    cells, lam = S.locate(points)
+    return -vector_potential(pc, points) - S.gradient_at(phi, cells, lam)
+
+
+def _robust_peak(e):
+    return float(np.percentile(np.linalg.norm(e, axis=1), 99.9))
+
+
+def test_shapes_and_linearity(model, rat):
+    coil = coils.load_coil("magstim_25mm_fig8")
+    poses = cm.random_poses(rat, coil, 3, np.random.default_rng(5))
+    e = model.field(coil, poses, 1e8)
+    assert e.shape == (3, len(rat.cortex.vertices), 3)
+    one = model.field(coil, poses[1], 2e8)
+    assert one.shape == (1, model.n_points, 3)
+    np.testing.assert_allclose(one[0], 2.0 * e[1], rtol=1e-5, atol=1e-6 * np.abs(e).max())
+    assert np.all(model.last_residual >= 0)
+
+
+def test_against_full_fem_on_the_rat(model, rat):
+    """Random admissible poses of every preset (none of them a training pose; fine windings, not the
+    training polygons): relative L2 error over the cortex and the robust peak against the converged FEM."""
+    rng = np.random.default_rng(2024)
+    errs, peaks = [], []
+    for cid in coils.list_coils():
+        coil = coils.load_coil(cid)
+        for pose in cm.random_poses(rat, coil, 2, rng, max_gap=0.005):
+            ref = _fem(rat, coil, pose, model.points)
+            got = model.field(coil, pose, 1.0)[0]
+            errs.append(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+            peaks.append(abs(_robust_peak(got) / _robust_peak(ref) - 1.0))
+    errs = np.array(errs)
+    assert np.median(errs) <= 0.01, errs
+    assert errs.max() <= 0.02, errs
+    assert max(peaks) <= 0.02, peaks
+
+
+def test_a_coil_it_was_not_trained_on(model, rat):
+    """A 40 mm figure-8 of other turns and wing spacing (not a preset): the basis spans exterior fields,
+    not only the training coils'."""
+    coil = coils.figure8_coil("test_40mm_fig8", 0.012, 0.040, 7, wing_spacing=0.042, z_bottom=0.003)
+    rng = np.random.default_rng(7)
+    for pose in cm.random_poses(rat, coil, 3, rng):
+        ref = _fem(rat, coil, pose, model.points)
+        got = model.field(coil, pose, 1.0)[0]
+        assert np.linalg.norm(got - ref) / np.linalg.norm(ref) <= 0.02
+
+
+def test_dipole_coil_from_simnibs(model, rat):
+    """A validated dipole model (.ccd) of a real coil, read from the shared data (skips where absent)."""
+    folder = Path(__file__).resolve().parents[2] / "shared" / "data" / "simnibs_coils"
+    files = sorted(folder.glob("*.ccd")) if folder.is_dir() else []
+    if not files:
+        pytest.skip("no SimNIBS .ccd coils in ../shared/data/simnibs_coils")
+    coil = coils.read_ccd(files[0])
+    pose = cm.random_poses(rat, coil, 1, np.random.default_rng(3))[0]
+    ref = _fem(rat, coil, pose, model.points)
+    got = model.field(coil, pose, 1.0)[0]
+    assert np.linalg.norm(got - ref) / np.linalg.norm(ref) <= 0.02
+
+
+def test_bad_poses_are_refused(model, rat):
+    coil = coils.load_coil("magstim_25mm_fig8")
+    pose = cm.random_poses(rat, coil, 1, np.random.default_rng(1))[0]
+    mm = pose.copy()
+    mm[:3, 3] *= 1000.0
+    with pytest.raises(ValueError, match="metres, not mm"):
+        model.field(coil, mm, 1.0)
+    skew = pose.copy()
+    skew[:3, 0] *= 2.0
+    with pytest.raises(ValueError, match="rotation"):
+        model.field(coil, skew, 1.0)
+    with pytest.raises(ValueError, match=r"\(4, 4\)"):
+        model.field(coil, np.eye(3), 1.0)
+    sunk = pose.copy()
+    sunk[:3, 3] -= 0.004 * pose[:3, 2]  # 4 mm into the head along the coil axis
+    with pytest.raises(ValueError, match="into the scalp"):
+        model.field(coil, sunk, 1.0)
+    with pytest.raises(ValueError, match="didt"):
+        model.field(coil, pose, float("nan"))
+
+
+def test_save_load_and_cache_keyed_by_content(model, rat, cache, tmp_path):
+    path = model.save(tmp_path / "m.npz")
+    back = cm.CortexFieldModel.load(path)
+    coil = coils.load_coil("magstim_25mm_fig8")
+    pose = cm.random_poses(rat, coil, 1, np.random.default_rng(9))[0]
+    np.testing.assert_array_equal(back.field(coil, pose, 1.0), model.field(coil, pose, 1.0))
+    assert back.key == cm.head_key(rat) and back.info["n_modes"] == model.n_modes
+    # another conductivity is another head
+    tag = int(np.unique(rat.tags)[0])  # a tissue the mesh has
+    other = dataclasses.replace(rat, conductivity={**rat.conductivity, tag: rat.conductivity[tag] * 1.5})
+    assert cm.head_key(other) != cm.head_key(rat)
+    # the cache: a model saved under the head's key is found and used without a build
+    cm.save_to_cache(model, rat, **SMALL)
+    cm._MEMORY.clear()
+    found = cm.cortex_model(rat, build=False, **SMALL)
+    assert found is not None and found.key == model.key
+    assert cm.cortex_model(other, build=False, **SMALL) is None
+
+
+def test_damaged_file_is_named(tmp_path):
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match="broken.npz"):
+        cm.CortexFieldModel.load(bad)
+    np.savez(tmp_path / "foreign.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not an efield cortical field model"):
+        cm.CortexFieldModel.load(tmp_path / "foreign.npz")
+
+
+def test_cortex_field_uses_the_cached_model(model, rat, cache):
+    cm.save_to_cache(model, rat)  # as the default build would be cached
+    cm._MEMORY.clear()
+    coil = coils.load_coil("magstim_25mm_fig8")
+    pose = cm.random_poses(rat, coil, 1, np.random.default_rng(11))[0]
+    fast = cortex_field(coil.placed(pose), rat, 1e8, model="auto")
+    assert fast.info["precomputed"] is True and "modes" in fast.info["model"]
+    slow = cortex_field(coil.placed(pose), rat, 1e8, model="fem")
+    assert "precomputed" not in slow.info
+    assert np.linalg.norm(fast.efield - slow.efield) / np.linalg.norm(slow.efield) <= 0.02
+    with pytest.raises(ValueError, match="model must be one of"):
+        cortex_field(coil.placed(pose), rat, 1e8, model="fast")
+
+
+def test_cli_field_with_the_model(model, rat, cache, tmp_path):
+    from click.testing import CliRunner
+
+    from efield.cli import main
+
+    cm.save_to_cache(model, rat)
+    cm._MEMORY.clear()
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["field", "--head", "rat-mesh", "--coil", "magstim_25mm_fig8", "--didt", "50A/us",
+                                    "--model", "precomputed", "--out", str(out), "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert "precomputed cortical field model" in summary["model"]
+    assert summary["half_max_depth_mm"] is None and "not computed" in summary["half_max_depth_note"]
+    res = CliRunner().invoke(main, ["model", "--head", "rat-mesh", "--check-only", "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["cached"] is True
+    res = CliRunner().invoke(main, ["model", "--head", "human", "--quiet"])
+    assert res.exit_code != 0 and "sphere head" in res.output

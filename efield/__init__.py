@@ -49,6 +49,8 @@ _EXPORTS = {
     "read_pose_file": "efield.targeting.navigation",
     "write_navigation_files": "efield.targeting.navigation",
     "load_any_head": "efield.physics.heads",
+    "CortexFieldModel": "efield.physics.cortex_model",
+    "cortex_model": "efield.physics.cortex_model",
 }
 
 #: subpackages, and the modules that lived at the top level before the split (``efield.metrics`` etc.

@@ -230,6 +230,18 @@ def _cortex_model(name, n_test):
           f">= 100: {'met' if 200 / t_batch >= 100 else 'NOT met'}), one pose {t_one * 1e3:.1f} ms (goal <= 20 ms: "
           f"{'met' if t_one <= 0.020 else 'NOT met'}); a full FEM solve at the solver's tolerance "
           f"{solver.tol:g} in this run: {_best_time(lambda: solver.solve(coil.placed(poses[0]), 1.0), repeat=1):.2f} s")
+    from efield.views.live import LiveScene, LiveSession, update_rate
+
+    session = LiveSession(head, coil, model, didt_max=1.5e8)
+    scene = LiveScene(session)
+    try:
+        rate = update_rate(session, scene, n=30)
+    finally:
+        scene.close()
+    print(f"    efield view, no browser ({coil.name}, 30 random slider settings, 800 x 600 px): "
+          f"{rate['updates_per_s']:.1f} updates/s (goal >= 10: {'met' if rate['updates_per_s'] >= 10 else 'NOT met'}); "
+          f"pose {rate['pose_ms']:.1f} ms, field {rate['field_ms']:.1f} ms, numbers {rate['metrics_ms']:.1f} ms, "
+          f"picture {rate['render_ms']:.1f} ms")
     print(f"    one pose: Biot–Savart at the {len(model.fit_points):,} fit points {t_bs * 1e3:.1f} ms "
           f"(∝ fit points × coil segments), the two products ∝ modes × (3·fit points + 3·cortical points) = "
           f"{model.n_modes} × {3 * len(model.fit_points) + 3 * model.n_points:,}")

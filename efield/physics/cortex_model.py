@@ -260,8 +260,8 @@ class CortexFieldModel:
 
         head : meshes.MeshHead with cortex and scalp surfaces
         n_modes : int, optional — number of basis vectors; default: those with singular value ≥ ``sv_tol``
-            (dimensionless) × the first, at most ``max_modes`` (default 400 on rodent heads, 800 on others)
-        n_train : int, optional — training poses (default 600 on rodent heads, 1500 on others; at least
+            (dimensionless) × the first, at most ``max_modes`` (default 400 on rodent heads, 600 on others)
+        n_train : int, optional — training poses (default 600 on rodent heads, 1200 on others; at least
             the number of modes)
         n_fit : int — scalp fit points (default 2000; the per-pose cost is ∝ fit points × coil segments)
         mode_tol : float, dimensionless — CG relative residual of each mode solve
@@ -283,12 +283,12 @@ class CortexFieldModel:
                              "cortical field model")
         rodent = _species(head) == "rodent"
         if max_modes is None:
-            max_modes = 400 if rodent else 800
+            max_modes = 400 if rodent else 600
         cap = int(n_modes) if n_modes is not None else int(max_modes)
         if cap < 1:
             raise ValueError(f"n_modes must be >= 1; got {cap}")
         if n_train is None:
-            n_train = max(cap, 600 if rodent else 1500)
+            n_train = max(cap, 600 if rodent else 1200)
         n_train = int(n_train)
         if n_train < cap:
             raise ValueError(f"n_train ({n_train}) must be at least n_modes ({cap})")
@@ -315,16 +315,17 @@ class CortexFieldModel:
                     placed.append(coarse[cid].placed(pose))
             # node fields are kept in float32 (the basis only has to be some exterior field, consistently
             # used at nodes, cortex and fit points); the Gram matrix is summed in float64
-            a_nodes = np.empty((3 * len(nodes), n_train), dtype=np.float32)
-            a_cortex = np.empty((3 * len(pts), n_train))
-            a_fit = np.empty((3 * len(fit_points), n_train))
+            # one row per training pose (rows are written whole: contiguous)
+            a_nodes = np.empty((n_train, 3 * len(nodes)), dtype=np.float32)
+            a_cortex = np.empty((n_train, 3 * len(pts)))
+            a_fit = np.empty((n_train, 3 * len(fit_points)))
             for j, pc in enumerate(placed):
                 # training coils rest on the scalp by construction: no wire passes near a head point
                 col = vector_potential(pc, nodes, check=False).ravel()
                 scale = 1.0 / np.linalg.norm(col)
-                a_nodes[:, j] = col * scale
-                a_cortex[:, j] = vector_potential(pc, pts, check=False).ravel() * scale
-                a_fit[:, j] = vector_potential(pc, fit_points, check=False).ravel() * scale
+                a_nodes[j] = col * scale
+                a_cortex[j] = vector_potential(pc, pts, check=False).ravel() * scale
+                a_fit[j] = vector_potential(pc, fit_points, check=False).ravel() * scale
                 task.advance()
         timings["training_fields_s"] = time.perf_counter() - t
 
@@ -332,9 +333,9 @@ class CortexFieldModel:
         with progress.task("cortical field model: basis (Gram matrix and eigenvectors)"):
             gram = np.zeros((n_train, n_train))
             step = 200_000
-            for i in range(0, a_nodes.shape[0], step):
-                blk = a_nodes[i:i + step].astype(np.float64)
-                gram += blk.T @ blk
+            for i in range(0, a_nodes.shape[1], step):
+                blk = a_nodes[:, i:i + step].astype(np.float64)
+                gram += blk @ blk.T
             evals, evecs = np.linalg.eigh(gram)
             order = np.argsort(evals)[::-1]
             sv = np.sqrt(np.clip(evals[order], 0.0, None))
@@ -347,7 +348,7 @@ class CortexFieldModel:
         t = time.perf_counter()
         cells, lam = solver.locate(pts)
         modes = np.empty((r, 3 * len(pts)), dtype=np.float32)
-        u_cortex = (a_cortex @ W).T  # (r, 3n)
+        u_cortex = W.T @ a_cortex  # (r, 3n)
         iters = []
 
         def solve(u):
@@ -363,8 +364,8 @@ class CortexFieldModel:
                 ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
             for j0 in range(0, r, block):
                 w = W[:, j0:j0 + block].astype(np.float32)
-                U = (a_nodes @ w).astype(np.float64)  # (3N, b): the basis vectors at the nodes
-                cols = [np.ascontiguousarray(U[:, i].reshape(-1, 3)) for i in range(U.shape[1])]
+                U = (w.T @ a_nodes).astype(np.float64)  # (b, 3N): the basis vectors at the nodes
+                cols = [U[i].reshape(-1, 3) for i in range(U.shape[0])]
                 for i, (grad, it) in enumerate(pool.map(solve, cols)):
                     iters.append(it)
                     modes[j0 + i] = (-u_cortex[j0 + i] - grad).astype(np.float32)
@@ -373,7 +374,7 @@ class CortexFieldModel:
 
         t = time.perf_counter()
         # least squares through the SVD of the basis at the fit points, B = Uf Sf Vfᵀ (3m × r): c = Vf Sf⁻¹ Ufᵀ a
-        uf, sf, vft = np.linalg.svd(a_fit @ W, full_matrices=False)
+        uf, sf, vft = np.linalg.svd(a_fit.T @ W, full_matrices=False)
         keep = sf >= 1e-10 * sf[0]
         fit_u = np.ascontiguousarray(uf[:, keep].T)  # (q, 3m)
         fit_map = np.ascontiguousarray(vft[keep].T / sf[keep])  # (r, q)

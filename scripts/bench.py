@@ -162,7 +162,6 @@ def _cortex_model(name, n_test):
 
     import coils
     from efield.physics import cortex_model as cm
-    from efield.physics.biot_savart import vector_potential
     from efield.physics.fields import FieldResult, mesh_solver
     from efield.physics._summary import surface_metrics
     from meshes import builtin_head
@@ -188,17 +187,14 @@ def _cortex_model(name, n_test):
           f"peak memory {rss1:.1f} GB (before the build {rss0:.1f} GB; goal <= 8 GB)")
     ids = cm.training_coils(head)
     rng = np.random.default_rng(20261203)
-    cells, lam = solver.locate(model.points)
     errs, peaks, by_coil, t_fem = [], [], {}, []
     faces, normals = model.faces, model.normals
     for k in range(n_test):
         cid = ids[k % len(ids)]
         coil = coils.load_coil(cid)
         pose = cm.random_poses(head, coil, 1, rng, max_gap=0.005)[0]
-        pc = coil.placed(pose)
         t = time.perf_counter()
-        phi = solver.solve_rhs(solver.rhs(vector_potential(pc, solver.nodes), 1.0), tol=1e-6)[0]
-        ref = -vector_potential(pc, model.points) - solver.gradient_at(phi, cells, lam)
+        ref = cm.full_solve_at(head, coil, pose, model.points)
         t_fem.append(time.perf_counter() - t)
         got = model.field(coil, pose, 1.0)[0]
         err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))

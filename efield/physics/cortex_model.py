@@ -51,8 +51,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from .._common.validation import as_scalar
+from ._solvers import mesh_solver
 
-__all__ = ["CortexFieldModel", "cortex_model", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
+__all__ = ["CortexFieldModel", "cortex_model", "full_solve_at", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
            "random_poses", "MODEL_VERSION"]
 
 #: bump when the method or the file layout changes (old cache files are then ignored)
@@ -124,6 +125,18 @@ def random_poses(head, coil, n: int, rng, *, max_tilt_deg: float = 20.0, max_gap
         out[k] = resting_pose(coil, head, contact, axis, np.cos(handle) * t1 + np.sin(handle) * t2,
                               rng.uniform(0.0, max_gap))
     return out
+
+
+def full_solve_at(head, coil, pose, points, tol: float = 1e-6) -> np.ndarray:
+    """The reference the model is checked against: total E (n, 3) V/m per A/s at ``points`` (n, 3) m for
+    ``coil`` (own frame) at ``pose`` (4, 4) m, by the head's full P2 FEM solve at CG tolerance ``tol``."""
+    from .biot_savart import vector_potential
+
+    solver = mesh_solver(head)
+    placed = coil.placed(pose)
+    phi = solver.solve_rhs(solver.rhs(vector_potential(placed, solver.nodes), 1.0), tol=tol)[0]
+    cells, lam = solver.locate(points)
+    return -vector_potential(placed, points) - solver.gradient_at(phi, cells, lam)
 
 
 def _subsample(points: np.ndarray, m: int, rng) -> np.ndarray:
@@ -272,7 +285,6 @@ class CortexFieldModel:
 
         from .._common import progress
         from .biot_savart import vector_potential
-        from ._solvers import mesh_solver
         from .placement import is_mesh_head
 
         if not is_mesh_head(head):

@@ -166,15 +166,13 @@ def _pose_stack(poses) -> np.ndarray:
         raise ValueError(f"poses must be a (4, 4) pose or a (k, 4, 4) stack of poses (metres); got shape {p.shape}")
     if not np.isfinite(p).all():
         raise ValueError("poses must be finite (metres)")
-    R = p[:, :3, :3]
-    err = np.abs(np.einsum("kij,kil->kjl", R, R) - np.eye(3)).max(axis=(1, 2))
-    bad = np.flatnonzero((err > 1e-6) | (np.linalg.det(R) < 0))
-    if len(bad):
-        raise ValueError(f"poses[{bad[0]}] is not a rigid motion: its 3×3 block must be a rotation "
-                         f"(orthonormal, determinant +1); {len(bad)} such pose(s)")
     span = np.abs(p[:, :3, 3]).max()
     if span > 5.0:
         raise ValueError(f"poses translations reach {span:.4g}: poses are in metres, not mm (divide by 1000)")
+    from coils import check_pose  # the one rigid-motion check (rotation, det +1, last row, plausible shift)
+
+    for i, pose in enumerate(p):
+        check_pose(pose, f"poses[{i}]")
     return p
 
 

@@ -211,3 +211,45 @@ def test_bad_input():
         FEMSolver(np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0], [0, 0, 1.0]]), [[0, 1, 2, 3]], [1.0])
     with pytest.raises(ValueError, match="strictly decreasing"):
         concentric_sphere_mesh([0.07, 0.085], [0, 1], 0.01)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_block_solve_equals_single_solves(mesh_cache, head, order):
+    # the lock-step block CG (cortex-model modes, 8 columns at a time) must give the single solves'
+    # answers: same preconditioner, same stopping rule per column; 11 columns exercise the zero padding
+    nodes, tets, tags = mesh_cache(4.0)
+    solver = FEMSolver(nodes, tets, SIGMA[tags], order=order, tol=1e-8)
+    base = coils.load_coil("magstim_70mm_fig8")
+    cols = []
+    for k in range(11):
+        pose = efield.standard_pose(head, handle=(np.cos(0.5 * k), np.sin(0.5 * k), 0.0))
+        cols.append(solver.rhs(efield.vector_potential(base.placed(pose), nodes), DIDT * (1 + k)))
+    B = np.stack(cols, axis=1)
+    B[:, 4] = 0.0  # a zero load: solved as zero in no iterations
+    X, iters, rel, _ = solver.solve_rhs_block(B)
+    assert X.shape == B.shape and iters.shape == (11,)
+    assert np.all(X[:, 4] == 0.0) and iters[4] == 0
+    for k in (0, 3, 10):
+        x, it, r, _ = solver.solve_rhs(B[:, k])
+        assert it == iters[k], (k, it, iters[k])
+        assert_allclose(X[:, k], x, atol=1e-10 * np.abs(x).max())
+        assert rel[k] <= 1e-8
+    with pytest.raises(ValueError, match=r"B must have shape"):
+        solver.solve_rhs_block(B[:-1])
+
+
+def test_block_vcycle_equals_pyamg_column_by_column(mesh_cache):
+    from efield.physics.fem import BlockVCycle
+
+    nodes, tets, tags = mesh_cache(4.0)
+    solver = FEMSolver(nodes, tets, SIGMA[tags], order=1)
+    rng = np.random.default_rng(3)
+    R = rng.standard_normal((solver.n_dofs, 8))
+    R -= R.mean(axis=0)
+    Z = BlockVCycle(solver.amg)(R)
+    M = solver.amg.aspreconditioner(cycle="V")
+    for k in range(8):
+        z = M @ R[:, k]
+        assert_allclose(Z[:, k], z, atol=1e-12 * np.abs(z).max())
+    with pytest.raises(ValueError, match=r"8·j"):
+        BlockVCycle(solver.amg)(R[:, :5])

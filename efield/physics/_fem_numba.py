@@ -173,7 +173,7 @@ def csr_fill_scatter(dofs, local, adj_ptr, adj_idx, ndof, nchunk, indptr, indice
                     data[where[dofs[t, b]]] += local[t, a, b]
 
 
-@jit(parallel=True)
+@jit(parallel=True, gather=True)
 def spmv(indptr, indices, data, x, y):
     """``y = A x`` for a CSR matrix (row-parallel)."""
     for r in prange(indptr.shape[0] - 1):
@@ -181,6 +181,137 @@ def spmv(indptr, indices, data, x, y):
         for j in range(indptr[r], indptr[r + 1]):
             s += data[j] * x[indices[j]]
         y[r] = s
+
+
+@jit()
+def _chunks_jit(n):
+    return max(1, min(64, n // 4096))
+
+
+@jit(parallel=True, gather=True)
+def spmm_axpy(indptr, indices, data, X, B, sign, Y):
+    """``Y = B + sign · A X`` for a CSR matrix and blocks (n, k) C-ordered, k a multiple of 8
+    (``sign = −1``: the residual; ``sign = 0``: ``Y = A X``, ``B`` unread).  The matrix is read once per
+    8 columns, whose sums stay in registers."""
+    for r in prange(indptr.shape[0] - 1):
+        for c in range(0, X.shape[1], 8):
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+            for j in range(indptr[r], indptr[r + 1]):
+                v = data[j]
+                q = indices[j]
+                a0 += v * X[q, c]
+                a1 += v * X[q, c + 1]
+                a2 += v * X[q, c + 2]
+                a3 += v * X[q, c + 3]
+                a4 += v * X[q, c + 4]
+                a5 += v * X[q, c + 5]
+                a6 += v * X[q, c + 6]
+                a7 += v * X[q, c + 7]
+            if sign != 0.0:
+                a0 = B[r, c] + sign * a0
+                a1 = B[r, c + 1] + sign * a1
+                a2 = B[r, c + 2] + sign * a2
+                a3 = B[r, c + 3] + sign * a3
+                a4 = B[r, c + 4] + sign * a4
+                a5 = B[r, c + 5] + sign * a5
+                a6 = B[r, c + 6] + sign * a6
+                a7 = B[r, c + 7] + sign * a7
+            Y[r, c] = a0
+            Y[r, c + 1] = a1
+            Y[r, c + 2] = a2
+            Y[r, c + 3] = a3
+            Y[r, c + 4] = a4
+            Y[r, c + 5] = a5
+            Y[r, c + 6] = a6
+            Y[r, c + 7] = a7
+
+
+@jit(parallel=True)
+def block_scale_add(X, dinv, s, R, Y):
+    """``Y = X + s · dinv[:, None] · R`` for blocks (n, k) (a Jacobi step; ``X`` may be ``Y``)."""
+    k = R.shape[1]
+    for r in prange(R.shape[0]):
+        f = s * dinv[r]
+        for c in range(k):
+            Y[r, c] = X[r, c] + f * R[r, c]
+
+
+@jit(parallel=True)
+def block_scale(dinv, s, R, Y):
+    """``Y = s · dinv[:, None] · R`` for blocks (n, k)."""
+    k = R.shape[1]
+    for r in prange(R.shape[0]):
+        f = s * dinv[r]
+        for c in range(k):
+            Y[r, c] = f * R[r, c]
+
+
+@jit(parallel=True)
+def block_dot(U, V):
+    """Column dot products (k,) of blocks ``U``, ``V`` (n, k)."""
+    n, k = U.shape
+    m = _chunks_jit(n)
+    part = np.zeros((m, k))
+    for g in prange(m):
+        for r in range((g * n) // m, ((g + 1) * n) // m):
+            for c in range(k):
+                part[g, c] += U[r, c] * V[r, c]
+    return part.sum(axis=0)
+
+
+@jit(parallel=True)
+def block_cg_update(X, R, P, AP, alpha):
+    """``X += alpha P``, ``R −= alpha AP`` (alpha (k,) per column); returns the column norms² of ``R``."""
+    n, k = X.shape
+    m = _chunks_jit(n)
+    part = np.zeros((m, k))
+    for g in prange(m):
+        for r in range((g * n) // m, ((g + 1) * n) // m):
+            for c in range(k):
+                X[r, c] += alpha[c] * P[r, c]
+                v = R[r, c] - alpha[c] * AP[r, c]
+                R[r, c] = v
+                part[g, c] += v * v
+    return part.sum(axis=0)
+
+
+@jit(parallel=True)
+def block_direction(P, Z, beta):
+    """``P = Z + beta P`` (beta (k,) per column)."""
+    k = P.shape[1]
+    for r in prange(P.shape[0]):
+        for c in range(k):
+            P[r, c] = Z[r, c] + beta[c] * P[r, c]
+
+
+@jit(parallel=True, gather=True)
+def gauss_seidel_block(indptr, indices, data, X, B, forward, n_groups):
+    """One Gauss–Seidel sweep (``forward`` or backward over the rows) on every column of ``X`` (n, k) in
+    place, right-hand sides ``B`` (n, k); the columns are split into ``n_groups`` run in parallel.  Per
+    column it is the same sweep as pyamg's point Gauss–Seidel."""
+    n = indptr.shape[0] - 1
+    k = X.shape[1]
+    for g in prange(n_groups):
+        c0 = (g * k) // n_groups
+        c1 = ((g + 1) * k) // n_groups
+        w = c1 - c0
+        acc = np.empty(w)
+        for step in range(n):
+            r = step if forward else n - 1 - step
+            diag = 0.0
+            for c in range(w):
+                acc[c] = 0.0
+            for j in range(indptr[r], indptr[r + 1]):
+                col = indices[j]
+                v = data[j]
+                if col == r:
+                    diag += v
+                else:
+                    for c in range(w):
+                        acc[c] += v * X[col, c0 + c]
+            if diag != 0.0:
+                for c in range(w):
+                    X[r, c0 + c] = (B[r, c0 + c] - acc[c]) / diag
 
 
 @jit(parallel=True)

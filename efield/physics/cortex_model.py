@@ -18,8 +18,8 @@ Build, once per head:
 2. *Basis.*  The leading ``r`` left singular vectors ``u_j`` of the (column-normalised) node matrix
    (from the Gram matrix, accumulated in node chunks), ``r`` set by a relative singular-value
    tolerance and a cap.
-3. *Modes.*  One FEM solve per ``u_j`` (the solver's CG at ``mode_tol``) gives the total field of that
-   basis vector at the cortical points, ``E_j = −u_j − ∇φ_j``.
+3. *Modes.*  One FEM solve per ``u_j`` (the solver's CG at ``mode_tol``, 8 at a time in one block CG)
+   gives the total field of that basis vector at the cortical points, ``E_j = −u_j − ∇φ_j``.
 4. *Fit operator.*  The least-squares map from ``a`` at the fit points to the basis coefficients,
    through the SVD of the basis sampled there (which also gives the fit residual for free).
 
@@ -363,23 +363,18 @@ class CortexFieldModel:
         u_cortex = W.T @ a_cortex  # (r, 3n)
         iters = []
 
-        def solve(u):
-            phi, it, _, _ = solver.solve_rhs(solver.rhs(u, 1.0), tol=mode_tol)
-            return solver.gradient_at(phi, cells, lam).ravel(), it
-
-        # two solves at a time: the CG's SciPy products and pyamg cycles leave a core idle between numba's
-        # parallel kernels (rat: 1.5x the throughput of one at a time)
-        from concurrent.futures import ThreadPoolExecutor
-
+        # the modes are solved 8 at a time in one lock-step CG (FEMSolver.solve_rhs_block: the matrices are
+        # read once per block of 8, the same iterates as 8 single solves)
         block = 8
-        with progress.task(f"cortical field model: {r} FEM mode solves ({solver.n_dofs:,} unknowns)", total=r) as task, \
-                ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        with progress.task(f"cortical field model: {r} FEM mode solves ({solver.n_dofs:,} unknowns)", total=r) as task:
             for j0 in range(0, r, block):
                 w = W[:, j0:j0 + block].astype(np.float32)
                 U = (w.T @ a_nodes).astype(np.float64)  # (b, 3N): the basis vectors at the nodes
-                cols = [U[i].reshape(-1, 3) for i in range(U.shape[0])]
-                for i, (grad, it) in enumerate(pool.map(solve, cols)):
-                    iters.append(it)
+                B = np.stack([solver.rhs(U[i].reshape(-1, 3), 1.0) for i in range(U.shape[0])], axis=1)
+                phi, it, _, _ = solver.solve_rhs_block(B, tol=mode_tol)
+                for i in range(U.shape[0]):
+                    iters.append(int(it[i]))
+                    grad = solver.gradient_at(np.ascontiguousarray(phi[:, i]), cells, lam).ravel()
                     modes[j0 + i] = (-u_cortex[j0 + i] - grad).astype(np.float32)
                     task.advance()
         timings["mode_solves_s"] = time.perf_counter() - t

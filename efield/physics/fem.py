@@ -131,8 +131,11 @@ class PMultigrid:
     Symmetric (same polynomial smoother before and after the coarse correction), so it suits CG.
     """
 
-    def __init__(self, matvec, diag, prolong, coarse, degree=3, lower=0.1, n_power=12):
+    def __init__(self, matvec, diag, prolong, coarse, degree=3, lower=0.1, n_power=12, bounds=None):
         self.matvec, self.dinv, self.P, self.coarse, self.degree = matvec, 1.0 / diag, prolong, coarse, degree
+        if bounds is not None:  # (lower, upper) of another instance on the same matrix
+            self.lower, self.upper = bounds
+            return
         rng = np.random.default_rng(0)
         x = rng.standard_normal(len(diag))
         lam = 1.0
@@ -149,14 +152,15 @@ class PMultigrid:
         sigma = theta / delta
         rho = 1.0 / sigma
         res = b - self.matvec(x) if residual is None else residual
-        d = self.dinv * res / theta
+        dinv = self.dinv if res.ndim == 1 else self.dinv[:, None]  # one column or a block of columns
+        d = dinv * res / theta
         for k in range(self.degree):
             x = x + d
             if k == self.degree - 1:
                 break
             res = res - self.matvec(d)
             rho_new = 1.0 / (2.0 * sigma - rho)
-            d = rho_new * rho * d + (2.0 * rho_new / delta) * (self.dinv * res)
+            d = rho_new * rho * d + (2.0 * rho_new / delta) * (dinv * res)
             rho = rho_new
         return x
 
@@ -165,6 +169,150 @@ class PMultigrid:
         res = r - self.matvec(x)
         x = x + self.P @ self.coarse(self.P.T @ res)
         return self._smooth(r, x)
+
+
+class _BlockOperator:
+    """``A @ X`` for a CSR matrix and a block ``X`` (n, k) of columns (numba, the matrix read once per
+    block); ``.T`` is the transposed operator."""
+
+    def __init__(self, A):
+        self.A = sp.csr_matrix(A)
+        self._t = None
+
+    @property
+    def shape(self):
+        return self.A.shape
+
+    @property
+    def T(self):
+        if self._t is None:
+            self._t = _BlockOperator(self.A.T.tocsr())
+            self._t._t = self
+        return self._t
+
+    def __call__(self, X):
+        X = np.ascontiguousarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] % 8 or X.shape[0] != self.A.shape[1]:
+            raise ValueError(f"block products need ({self.A.shape[1]}, 8·j) columns; got {X.shape}")
+        Y = np.empty((self.A.shape[0], X.shape[1]))
+        _kernels().spmm_axpy(self.A.indptr, self.A.indices, self.A.data, X, Y, 0.0, Y)
+        return Y
+
+    __matmul__ = __call__
+
+
+class BlockVCycle:
+    """The V-cycle of a pyamg hierarchy (symmetric Gauss–Seidel pre- and post-smoothing, pseudo-inverse on
+    the coarsest level: pyamg's smoothed-aggregation defaults) applied to a block of columns at once.
+
+    Column by column it is ``ml.aspreconditioner(cycle="V")`` (tests compare the two); the block form reads
+    each level's matrix once for all columns.
+    """
+
+    def __init__(self, ml):
+        import scipy.linalg
+
+        levels = ml.levels
+        self.A = [sp.csr_matrix(lv.A) for lv in levels[:-1]]
+        for A in self.A:
+            A.sort_indices()
+        self.ops = [_BlockOperator(A) for A in self.A]
+        self.R = [_BlockOperator(lv.R) for lv in levels[:-1]]
+        self.P = [_BlockOperator(lv.P) for lv in levels[:-1]]
+        self.coarse = scipy.linalg.pinv(levels[-1].A.toarray())
+
+    def _sweep(self, lvl, X, B):
+        from numba import get_num_threads
+
+        A = self.A[lvl]
+        groups = max(1, min(X.shape[1], get_num_threads()))
+        gs = _kernels().gauss_seidel_block
+        gs(A.indptr, A.indices, A.data, X, B, True, groups)
+        gs(A.indptr, A.indices, A.data, X, B, False, groups)
+
+    def _cycle(self, lvl, B):
+        X = np.zeros_like(B)
+        self._sweep(lvl, X, B)
+        coarse_b = self.R[lvl](B - self.ops[lvl](X))
+        if lvl == len(self.A) - 1:
+            coarse_x = self.coarse @ coarse_b
+        else:
+            coarse_x = self._cycle(lvl + 1, coarse_b)
+        X += self.P[lvl](coarse_x)
+        self._sweep(lvl, X, B)
+        return X
+
+    def __call__(self, B):
+        return self._cycle(0, np.ascontiguousarray(B, dtype=float))
+
+
+class _BlockPMultigrid:
+    """:class:`PMultigrid` of degree 1 on a block of columns, with each step fused into one numba pass
+    (the same operations column by column)."""
+
+    def __init__(self, pm: PMultigrid, A, prolong: "_BlockOperator", coarse):
+        if pm.degree != 1:
+            raise ValueError("the fused block preconditioner is of degree 1")
+        self.A = sp.csr_matrix(A)
+        self.dinv, self.P, self.coarse = pm.dinv, prolong, coarse
+        self.inv_theta = 1.0 / (0.5 * (pm.upper + pm.lower))
+
+    def _residual(self, X, B, sign=-1.0, A=None):
+        A = self.A if A is None else A
+        if X.shape[1] % 8 or B.shape != (A.shape[0], X.shape[1]) or X.shape[0] != A.shape[1]:
+            raise ValueError(f"block residual needs matching (n, 8·j) blocks; got {X.shape} and {B.shape}")
+        Y = np.empty((A.shape[0], X.shape[1]))
+        _kernels().spmm_axpy(A.indptr, A.indices, A.data, np.ascontiguousarray(X), B, sign, Y)
+        return Y
+
+    def __call__(self, R):
+        kern = _kernels()
+        X = np.empty_like(R)
+        kern.block_scale(self.dinv, self.inv_theta, R, X)  # Jacobi step from zero
+        correction = self.coarse(self.P.T(self._residual(X, R)))
+        X = self._residual(correction, X, sign=1.0, A=self.P.A)  # X + P·(coarse correction)
+        kern.block_scale_add(X, self.dinv, self.inv_theta, self._residual(X, R), X)  # Jacobi step
+        return X
+
+
+def _pcg_block(matvec, precond, B, tol, maxiter, X0=None):
+    """Preconditioned CG on every column of ``B`` (n, k) at once (independent CGs in lock-step: one
+    operator product per step for the whole block).  Each column stops when ‖b − Ax‖ ≤ tol·‖b‖ (its
+    iterate is then frozen); returns (X, iterations (k,), relative residuals (k,))."""
+
+    kern = _kernels()
+    k = B.shape[1]
+    bnorm = np.sqrt(kern.block_dot(B, B))
+    safe = np.where(bnorm > 0.0, bnorm, 1.0)
+    X = np.zeros_like(B) if X0 is None else np.array(X0, dtype=float)
+    R = B - matvec(X) if X0 is not None else B.copy()
+    rel = np.where(bnorm > 0.0, np.sqrt(kern.block_dot(R, R)) / safe, 0.0)
+    iters = np.zeros(k, dtype=int)
+    active = rel > tol
+    if not active.any():
+        return X, iters, rel
+    Z = precond(R)
+    P = Z.copy()
+    rz = kern.block_dot(R, Z)
+    for it in range(1, maxiter + 1):
+        AP = matvec(P)
+        pap = kern.block_dot(P, AP)
+        alpha = np.zeros(k)
+        np.divide(rz, pap, out=alpha, where=active & (pap != 0.0))
+        rr = kern.block_cg_update(X, R, P, AP, alpha)  # X += αP, R −= αAP; returns ‖R‖² per column
+        rel = np.where(active, np.sqrt(rr) / safe, rel)
+        iters[active] = it
+        active &= rel > tol
+        if not active.any():
+            return X, iters, rel
+        Z = precond(R)
+        rz_new = kern.block_dot(R, Z)
+        beta = np.zeros(k)
+        np.divide(rz_new, rz, out=beta, where=active & (rz != 0.0))
+        kern.block_direction(P, Z, beta)  # P = Z + βP
+        rz = rz_new
+    raise RuntimeError(f"CG did not reach tol={tol} in maxiter={maxiter} iterations on every column "
+                       f"(largest relative residual {rel.max():.3g})")
 
 
 def _pcg(matvec, precond, b, tol, maxiter, dot=np.dot, x0=None):
@@ -385,6 +533,7 @@ class FEMSolver:
         t3 = time.perf_counter()
         self.setup_seconds = {"mesh_checks": t1 - t0, "assembly": t2 - t1, "preconditioner": t3 - t2}
         self._tree = None
+        self._block = None  # block operators of solve_rhs_block, made on first use
         logger.info("FEMSolver: %d dofs, %d nnz, set-up %s", self.n_dofs, self.matrix.nnz, self.setup_seconds)
 
     def _local_stiffness(self, order):
@@ -438,6 +587,41 @@ class FEMSolver:
             x0 = self.prolongation @ phi1
         x, iters, rel = _pcg(self._matvec, self.preconditioner, b, tol, self.maxiter, dot, x0=x0)
         return x - x.mean(), iters, rel, coarse_iters
+
+    def solve_rhs_block(self, B, tol: float | None = None):
+        """Solve ``A X = B`` for a block of load vectors ``B`` (n_dofs, k), each with zero sum, in one
+        lock-step CG (the same preconditioner as :meth:`solve_rhs`, the matrices read once per block:
+        several times the throughput of k single solves).  Returns (X (n_dofs, k) with zero column means,
+        iterations (k,), relative residuals (k,), coarse iterations (k,))."""
+        tol = self.tol if tol is None else tol
+        B = np.ascontiguousarray(B, dtype=float)
+        if B.ndim != 2 or B.shape[0] != self.n_dofs:
+            raise ValueError(f"B must have shape ({self.n_dofs}, k); got {B.shape}")
+        if self._block is None:
+            op = _BlockOperator(self.matrix)
+            vcycle = BlockVCycle(self.amg)
+            if self.order == 2:
+                P = _BlockOperator(self.prolongation)
+                pm = self.preconditioner
+                if pm.degree == 1:
+                    pre = _BlockPMultigrid(pm, self.matrix, P, vcycle)
+                else:
+                    pre = PMultigrid(op, self.matrix.diagonal(), P, vcycle, degree=pm.degree,
+                                     bounds=(pm.lower, pm.upper))
+                self._block = (op, pre, P, _BlockOperator(self.matrix_p1), vcycle)
+            else:
+                self._block = (op, vcycle, None, None, None)
+        op, pre, P, op1, vcycle = self._block
+        k = B.shape[1]
+        if k % 8:  # the block kernels take 8 columns at a time: pad with zero loads (solved as zero)
+            B = np.hstack([B, np.zeros((B.shape[0], 8 - k % 8))])
+        X0, coarse = None, np.zeros(B.shape[1], dtype=int)
+        if self.order == 2:
+            X1, coarse, _ = _pcg_block(op1, vcycle, P.T(B), 3.0 * tol, self.maxiter)
+            X0 = P(X1)
+        X, iters, rel = _pcg_block(op, pre, B, tol, self.maxiter, X0=X0)
+        X = X[:, :k]
+        return X - X.mean(axis=0), iters[:k], rel[:k], coarse[:k]
 
     def basis_gradients(self, cell: int, lam) -> np.ndarray:
         """Gradients (k, 3) 1/m of the k local basis functions (4 for P1, 10 for P2; order of ``dofs[cell]``)

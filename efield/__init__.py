@@ -2,7 +2,8 @@
 
 Subpackages, importing downwards only (contracts in pyproject.toml): :mod:`efield.physics` (forward
 models), :mod:`efield.views` (pictures), :mod:`efield.dose` (intensities, stimulators, thresholds,
-translation), :mod:`efield.targeting` (coil poses for a target); :mod:`efield.cli` and
+translation), :mod:`efield.targeting` (coil poses for a target), :mod:`efield.cohort` (study plans on
+Dask); :mod:`efield.cli` and
 :mod:`efield.demo` on top, :mod:`efield._common` (checks, atomic outputs) beneath.
 
 Public names are imported lazily, so ``import efield`` stays fast (numba compiles on first use).
@@ -51,13 +52,14 @@ _EXPORTS = {
     "load_any_head": "efield.physics.heads",
     "CortexFieldModel": "efield.physics.cortex_model",
     "cortex_model": "efield.physics.cortex_model",
+    "run_cohort": "efield.cohort",
 }
 
 #: subpackages, and the modules that lived at the top level before the split (``efield.metrics`` etc.
 #: keep working as attributes of ``efield``)
 _SUBMODULES = {
     "physics": "efield.physics", "dose": "efield.dose", "targeting": "efield.targeting", "views": "efield.views",
-    "cli": "efield.cli", "demo": "efield.demo",
+    "cli": "efield.cli", "demo": "efield.demo", "cohort": "efield.cohort",
     "biot_savart": "efield.physics.biot_savart", "sphere": "efield.physics.sphere", "fem": "efield.physics.fem",
     "fields": "efield.physics.fields", "placement": "efield.physics.placement", "metrics": "efield.physics.metrics",
     "inductance": "efield.physics.inductance", "coil_compare": "efield.physics.coil_compare",

@@ -185,6 +185,7 @@ def run_demo(out="efield-demo", *, force: bool = False, n_subdiv: int = 5, progr
                 _demo_subject(tmp / "subject", progress)
         if meshes:
             _demo_realtime(tmp / "realtime", progress, pictures=pictures)
+        _demo_cohort(tmp / "cohort", progress)
         from .views.report import write_report
 
         write_report(tmp, title="efield demo: every preset coil, dose translation, mesh heads, targeting")
@@ -260,6 +261,30 @@ def _demo_realtime(out: Path, progress=None, pictures: bool = True) -> dict:
 
     write_report(out, title="efield demo: the cortical field model (rat mesh)")
     return summary
+
+
+#: the demo's study plan: three human subjects with their own motor thresholds, a target job, a rat
+#: protocol and one row that cannot run (it is reported, the others are not held up)
+DEMO_PLAN = [
+    {"id": "s01", "subject": "s01", "job": "dose", "head": "human", "intensity": "110%RMT", "rmt_mso": "48"},
+    {"id": "s02", "subject": "s02", "job": "dose", "head": "human", "intensity": "110%RMT", "rmt_mso": "55"},
+    {"id": "s03", "subject": "s03", "job": "dose", "head": "human", "intensity": "110%RMT", "rmt_mso": "63"},
+    {"id": "s01_targets", "subject": "s01", "job": "target", "head": "human", "targets": "M1_hand_left; DLPFC_left",
+     "goal_e_vm": "100"},
+    {"id": "rat_50", "subject": "r01", "job": "dose", "head": "rat", "intensity": "50%MSO"},
+    {"id": "too_strong", "subject": "r02", "job": "dose", "head": "rat", "intensity": "150%MSO"},
+]
+
+
+def _demo_cohort(out: Path, progress=None):
+    """A small study plan run as a cohort (in this process): results.csv with a row per plan row and
+    target, and the report; ``efield cohort --example plan.csv`` writes a larger plan to run on Dask."""
+    from .cohort import run_cohort
+
+    result = run_cohort(DEMO_PLAN, out, workers=1)
+    if progress:
+        progress(f"cohort: {result.summary()}")
+    return result
 
 
 def _demo_subject(out: Path, progress=None) -> list[dict]:

@@ -20,6 +20,9 @@ second and fast-vs-forward difference (``result.timing``, ``result.fast_vs_forwa
     --cortex-model HEADS   heads for the cortical field model section (default human rat; none skips it):
                            build time and memory, accuracy over --model-poses random poses (default 200)
                            against full FEM solves, poses per second batched and one pose
+    --cohort N             cohorts (efield.cohort; issue 15): the example plan repeated N times (default 2;
+                           0 skips it) in this process, on a 1-worker and on a 2-worker Dask LocalCluster:
+                           jobs per minute, where the time goes, memory per worker
 """
 
 from __future__ import annotations
@@ -269,6 +272,8 @@ def main():
                     help="heads for the cortical field model section (default human rat; rat with --quick)")
     ap.add_argument("--model-poses", type=int, default=None,
                     help="test poses per head against the full FEM (default 200; 24 with --quick)")
+    ap.add_argument("--cohort", type=int, default=None,
+                    help="example-plan copies for the cohort section (default 2; 1 with --quick; 0 skips it)")
     args = ap.parse_args()
 
     from coils import load_coil
@@ -326,6 +331,63 @@ def main():
         print("cortical field model (efield.physics.cortex_model; issue 14):")
         for name in heads:
             _cortex_model(name, args.model_poses or (24 if args.quick else 200))
+    copies = args.cohort if args.cohort is not None else (1 if args.quick else 2)
+    if copies > 0:
+        _cohort(copies)
+
+
+def _cohort(copies: int) -> None:
+    """Jobs per minute of the example plan (``copies`` times, each copy a distinct job: another gap) in this
+    process and on 1- and 2-worker local Dask clusters; where the time goes; worker memory."""
+    import csv
+    import io
+    import tempfile
+
+    from efield.cohort import EXAMPLE_PLAN, run_cohort
+
+    print("cohorts (efield.cohort; issue 15): the example plan"
+          + (f" × {copies} (copies differ in gap_mm, so every job is new)" if copies > 1 else ""))
+    recs = [r for r in csv.DictReader(io.StringIO("\n".join(ln for ln in EXAMPLE_PLAN.splitlines()
+                                                             if not ln.startswith("#"))))]
+    plan = []
+    for c in range(copies):
+        for r in recs:
+            r = dict(r, id=f"{r['id']}_{c}")
+            if c:
+                r["gap_mm"] = f"{c * 0.5:g}"
+            plan.append(r)
+    with tempfile.TemporaryDirectory() as tmp:
+        tables = {}
+        for label, kw in (("in-process, 1 worker", {"workers": 1}), ("LocalCluster, 1 worker", "lc1"),
+                          ("LocalCluster, 2 workers", "lc2")):
+            out = Path(tmp) / label.replace(" ", "_").replace(",", "")
+            rss = None
+            t = time.perf_counter()
+            if isinstance(kw, dict):
+                res = run_cohort(plan, out, **kw)
+            else:
+                import psutil
+                from distributed import Client, LocalCluster
+
+                n = int(kw[-1])
+                threads = max(1, (os.cpu_count() or 1) // n)
+                with LocalCluster(n_workers=n, threads_per_worker=1, dashboard_address=None, silence_logs=40,
+                                  env={"NUMBA_NUM_THREADS": str(threads)}) as lc, Client(lc) as client:
+                    t = time.perf_counter()  # cluster start-up is not counted (workers stay up for a study)
+                    res = run_cohort(plan, out, client=client)
+                    rss = client.run(lambda: psutil.Process().memory_info().rss)
+            wall = time.perf_counter() - t
+            ran = [o for o in res.outcomes if not o.get("reused")]
+            jobs = len(ran)
+            sec = {k: sum(o.get("seconds", {}).get(k, 0.0) for o in ran) for k in ("head", "compute", "total")}
+            loads = sum(bool(o.get("worker", {}).get("head_loaded")) for o in ran)
+            mem = "" if rss is None else "; worker RSS " + ", ".join(f"{v / 2**30:.2f} GiB" for v in rss.values())
+            print(f"  {label:24s} {jobs} jobs in {wall:6.1f} s = {60 * jobs / wall:6.1f} jobs/min; job time: head loading "
+                  f"{sec['head']:.1f} s ({loads} loads), compute {sec['compute']:.1f} s; scheduling and writing "
+                  f"{max(0.0, wall - sec['total'] / (1 if rss is None else len(rss))):.1f} s{mem}")
+            tables[label] = (out / "results.csv").read_text()
+        same = len(set(tables.values())) == 1
+        print(f"  results.csv identical across the three runs: {same}")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,11 @@ def test_demo_writes_table_and_pictures(tmp_path):
     assert "SimNIBS subject folder" in again["head"]
     # the report: one page per part, linked from the demo's index.html, readable in a browser
     index = (out / "index.html").read_text()
-    for part in ("translation", "targeting", "subject"):
+    with open(out / "cohort" / "results.csv", newline="") as fh:
+        cohort = list(csv.DictReader(fh))  # the demo's study plan: every row accounted for, one cannot run
+    assert [r["status"] for r in cohort].count("done") == len(cohort) - 1
+    assert next(r for r in cohort if r["status"] == "failed")["reason"].startswith("intensity")
+    for part in ("translation", "targeting", "subject", "cohort"):
         assert (out / part / "index.html").is_file() and f'href="{part}/index.html"' in index, part
     assert (out / "subject" / "M1_hand_left" / "field.html").is_file()
     import shutil

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["staged_directory", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
+__all__ = ["staged_directory", "folder_lock", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
            "json_text", "read_text", "csv_records", "csv_table", "csv_delimiter", "CSV_DELIMITERS"]
 
 #: a file every output directory of this tool carries, so --force only ever replaces our own output;
@@ -134,6 +134,10 @@ def _folder_lock(path: Path):
         with contextlib.suppress(OSError):
             os.unlink(lock_path)
         os.close(fd)
+
+
+#: the lock of an output folder, for outputs built in place (a resumable cohort folder)
+folder_lock = _folder_lock
 
 
 def _remove_stale_staging(path: Path) -> None:

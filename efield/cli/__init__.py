@@ -1,4 +1,5 @@
-"""Command line: ``efield coils | stimulators | field | dose | translate | target | model | view | report | demo``.
+"""Command line: ``efield coils | stimulators | field | dose | translate | target | model | view | cohort | report |
+demo``.
 
 Results go to stdout (tables, or JSON with ``--json``); messages and progress go to stderr.
 Every argument, file and output-folder check runs before any computation.
@@ -32,6 +33,7 @@ def main():
 
 
 def _register() -> None:
+    from ._cohort import cohort_cmd
     from ._demo import demo_cmd
     from ._dose import dose_cmd, translate_cmd
     from ._field import field_cmd
@@ -42,7 +44,7 @@ def _register() -> None:
     from ._view import view_cmd
 
     for cmd in (coils_cmd, stimulators_cmd, field_cmd, dose_cmd, translate_cmd, target_cmd, demo_cmd,
-                report_cmd, view_cmd, model_cmd):
+                report_cmd, view_cmd, model_cmd, cohort_cmd):
         main.add_command(cmd)
 
 

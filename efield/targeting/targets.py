@@ -17,7 +17,7 @@ import numpy as np
 from .._common.validation import as_scalar
 from ..physics.placement import is_mesh_head as _is_mesh_head
 
-__all__ = ["Target", "TargetError", "list_targets", "resolve_target", "head_size", "scalp_tangent", "mni_affine"]
+__all__ = ["Target", "TargetError", "list_targets", "resolve_target", "check_target_text", "head_size", "scalp_tangent", "mni_affine"]
 
 _DIRECTIONS = {
     "anterior": (0.0, 1.0, 0.0), "posterior": (0.0, -1.0, 0.0), "right": (1.0, 0.0, 0.0),
@@ -187,6 +187,23 @@ def _parse_coords(text: str, what: str) -> list[float]:
     if len(vals) != 3 or not np.isfinite(vals).all():
         raise TargetError(f"target {what} coordinates must be three numbers in mm, e.g. 'mni:-37,-21,58'; got {text!r}")
     return vals
+
+
+def check_target_text(text: str, species: str) -> None:
+    """Check the form of a target given as text without a head (before any head is loaded): coordinates
+    ``mni:``/``bregma:``/``head:`` with three numbers in mm, or a named target of ``species``.
+    Raises :class:`TargetError` saying what is allowed.  Whether the point lies in the brain is checked
+    when the head is there (:func:`resolve_target`)."""
+    low = text.strip().lower()
+    if low.startswith(("mni:", "bregma:", "head:")):
+        kind, _, rest = low.partition(":")
+        _parse_coords(rest, kind)
+        return
+    table = list_targets().get(species, {})
+    if low not in {k.lower() for k in table}:
+        known = ", ".join(sorted(table)) or "none"
+        raise TargetError(f"target {text!r} is not a named target for {species} heads; known: {known}; "
+                          "or give 'mni:x,y,z' / 'bregma:x,y,z' / 'head:x,y,z' (mm)")
 
 
 def cortex_normal(head, point) -> np.ndarray:

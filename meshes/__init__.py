@@ -55,3 +55,7 @@ __all__ += [
 from ._builtin import builtin_head, culture_dish, example_subject_affine, example_subject_folder, list_builtin_heads  # noqa: E402,E501
 
 __all__ += ["builtin_head", "culture_dish", "example_subject_affine", "example_subject_folder", "list_builtin_heads"]
+
+from ._labels import LabelHeadError, head_from_labels, read_label_map  # noqa: E402
+
+__all__ += ["LabelHeadError", "head_from_labels", "read_label_map"]

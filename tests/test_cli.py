@@ -116,7 +116,8 @@ def test_demo_writes_table_and_pictures(tmp_path):
         cohort = list(csv.DictReader(fh))  # the demo's study plan: every row accounted for, one cannot run
     assert [r["status"] for r in cohort].count("done") == len(cohort) - 1
     assert next(r for r in cohort if r["status"] == "failed")["reason"].startswith("intensity")
-    for part in ("translation", "targeting", "subject", "cohort"):
+    assert (out / "labels" / "rat_from_labels.msh").is_file() and (out / "labels" / "rat_from_labels.msh.json").is_file()
+    for part in ("translation", "targeting", "subject", "cohort", "labels"):
         assert (out / part / "index.html").is_file() and f'href="{part}/index.html"' in index, part
     assert (out / "subject" / "M1_hand_left" / "field.html").is_file()
     import shutil

@@ -1,5 +1,5 @@
-"""Command line: ``efield coils | stimulators | field | dose | translate | target | model | view | cohort | report |
-demo``.
+"""Command line: ``efield coils | stimulators | field | dose | translate | target | model | view | cohort | head build |
+report | demo``.
 
 Results go to stdout (tables, or JSON with ``--json``); messages and progress go to stderr.
 Every argument, file and output-folder check runs before any computation.
@@ -37,6 +37,7 @@ def _register() -> None:
     from ._demo import demo_cmd
     from ._dose import dose_cmd, translate_cmd
     from ._field import field_cmd
+    from ._head import head_group
     from ._model import model_cmd
     from ._report import report_cmd
     from ._tables import coils_cmd, stimulators_cmd
@@ -44,7 +45,7 @@ def _register() -> None:
     from ._view import view_cmd
 
     for cmd in (coils_cmd, stimulators_cmd, field_cmd, dose_cmd, translate_cmd, target_cmd, demo_cmd,
-                report_cmd, view_cmd, model_cmd, cohort_cmd):
+                report_cmd, view_cmd, model_cmd, cohort_cmd, head_group):
         main.add_command(cmd)
 
 

@@ -77,7 +77,7 @@ def run_job(job) -> dict:
     ``worker`` (pid, whether the head was loaded for this job)."""
     t0 = time.perf_counter()
     seconds = {}
-    out = {"key": job.key, "row": job.row, "status": "done", "error": "", "rows": [], "files": {},
+    out = {"key": job.key, "row": job.row, "job": job.kind, "head": job.head, "status": "done", "error": "", "rows": [], "files": {},
            "seconds": seconds, "worker": {"pid": os.getpid()}}
     try:
         t = time.perf_counter()

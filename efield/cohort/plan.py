@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._common.io import csv_records
+from .._common.io import csv_table
 
 __all__ = ["Job", "PlanRow", "read_plan", "plan_from_records", "JOBS", "PLAN_COLUMNS", "PlanError"]
 
@@ -100,23 +100,16 @@ class PlanRow:
 
 
 def _read_csv(path: Path) -> list[dict]:
-    records = list(csv_records(path, "study plan", comments=True, max_cell=10_000))
-    if not records:
+    if not path.read_bytes().strip():
         raise PlanError(f"study plan '{path}' is empty; it needs a header row with at least 'job' and 'head'")
-    _, _, header = records[0]
-    names = [h.strip().lower() for h in header]
+    header, rows = csv_table(path, "study plan", set())
+    names = [h.lower() for h in header]
     if any(not n for n in names):
         raise PlanError(f"study plan '{path}': the header has an empty column name: {header}")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise PlanError(f"study plan '{path}': column(s) {', '.join(dup)} appear more than once in the header")
-    rows = []
-    for first, _last, cells in records[1:]:
-        if len(cells) > len(names):
-            raise PlanError(f"study plan '{path}', line {first}: {len(cells)} cells but the header has "
-                            f"{len(names)} columns")
-        rows.append({n: (cells[i].strip() if i < len(cells) else "") for i, n in enumerate(names)})
-    return rows
+    return [{k.lower(): v.strip() for k, v in row.items()} for _, row in rows]
 
 
 def _read_toml(path: Path) -> list[dict]:

@@ -223,6 +223,8 @@ def head_species(spec, head=None) -> tuple[str, str]:
     prov = getattr(head, "provenance", {}) or {}
     if "simnibs_subject_folder" in prov:
         return "human", "a SimNIBS subject folder (human head)"
+    if "sidecar" in prov and prov.get("species") in ("human", "rat", "mouse"):
+        return prov["species"], f"declared in the head's sidecar {prov['sidecar']}"
     extent = float(np.ptp(head.nodes, axis=0).max())
     species = "human" if extent >= HUMAN_MIN_EXTENT_M else "rat" if extent >= RAT_MIN_EXTENT_M else "mouse"
     return species, (f"assumed from the head's size ({extent * 1e3:.0f} mm across: human from "

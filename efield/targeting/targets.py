@@ -199,11 +199,18 @@ def check_target_text(text: str, species: str) -> None:
         kind, _, rest = low.partition(":")
         _parse_coords(rest, kind)
         return
+    _named_target(species, text)
+
+
+def _named_target(species: str, text: str) -> tuple[str, dict]:
+    """(name as listed, entry) of the named target ``text`` (case-insensitive) for ``species``."""
     table = list_targets().get(species, {})
-    if low not in {k.lower() for k in table}:
+    match = {k.lower(): k for k in table}.get(text.strip().lower())
+    if match is None:
         known = ", ".join(sorted(table)) or "none"
-        raise TargetError(f"target {text!r} is not a named target for {species} heads; known: {known}; "
-                          "or give 'mni:x,y,z' / 'bregma:x,y,z' / 'head:x,y,z' (mm)")
+        raise TargetError(f"target {text.strip()!r} is not a named target for {species} heads; known: {known}; "
+                          "or give 'mni:x,y,z' / 'bregma:x,y,z' / 'head:x,y,z' (mm) or a point in metres")
+    return match, table[match]
 
 
 def cortex_normal(head, point) -> np.ndarray:
@@ -284,14 +291,7 @@ def resolve_target(head, target, *, direction=None, radius: float = 0.0) -> Targ
             if kind == "mni":
                 point, source = _mapped_mni(head, point, label)
         else:
-            species = _species(head)
-            table = list_targets().get(species, {})
-            match = {k.lower(): k for k in table}.get(low)
-            if match is None:
-                known = ", ".join(sorted(table)) or "none"
-                raise TargetError(f"target {text!r} is not a named target for {species} heads; known: {known}; "
-                                  "or give 'mni:x,y,z' / 'bregma:x,y,z' / 'head:x,y,z' (mm) or a point in metres")
-            entry = table[match]
+            match, entry = _named_target(_species(head), text)
             if "mni_mm" in entry:
                 point, how = _mapped_mni(head, _frame_point(head, entry["mni_mm"], "mni"), match)
             else:

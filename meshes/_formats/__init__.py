@@ -283,18 +283,54 @@ def load_head(path, *, units: str | None = None, conductivity: Mapping[int, floa
     Returns
     -------
     MeshHead in the frame ``"head"`` (use ``dataclasses.replace(head, frame="MNI")`` when you know
-    better); triangles tagged 1005 become ``scalp`` and 1002 (or 1011) ``cortex``, oriented away
-    from the tissue they bound.
+    better) or the frame its sidecar ``<file>.json`` declares (written by :func:`save_head` with
+    ``sidecar=True``, e.g. by ``efield head build``: frame, species and provenance); triangles tagged
+    1005 become ``scalp`` and 1002 (or 1011) ``cortex``, oriented away from the tissue they bound.
     """
     p = existing_file(path)
     ext = extension(p, HEAD_FORMATS)
     head = _registry()[ext].read(p, units=units, conductivity=conductivity, name=name)
+    head = _apply_sidecar(head, p)
     if validate:
         try:
             head.validate()
         except ValueError as exc:
             raise ValueError(f"{str(p)!r}: {exc}") from None
     return head
+
+
+#: marks a head file's sidecar JSON (``head.msh.json``) as written by this toolkit
+SIDECAR_KEY = "efield_head_sidecar"
+
+
+def sidecar_path(path) -> Path:
+    """The sidecar of a head file: ``<file>.json`` beside it (``head.msh`` → ``head.msh.json``)."""
+    p = Path(path)
+    return p.with_name(p.name + ".json")
+
+
+def _apply_sidecar(head: MeshHead, path: Path) -> MeshHead:
+    import dataclasses
+    import json
+
+    from .._mesh import MESH_FRAMES
+
+    side = sidecar_path(path)
+    if not side.is_file():
+        return head
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"head sidecar '{side}' is not readable JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get(SIDECAR_KEY) != 1:
+        return head  # someone else's JSON: not ours to interpret
+    frame = data.get("frame", head.frame)
+    if frame not in MESH_FRAMES:
+        raise ValueError(f"head sidecar '{side}': frame must be one of {', '.join(MESH_FRAMES)}; got {frame!r}")
+    prov = {**dict(head.provenance), **dict(data.get("provenance", {})), "sidecar": side.name}
+    if data.get("species") in ("human", "rat", "mouse"):
+        prov["species"] = data["species"]
+    return dataclasses.replace(head, frame=frame, provenance=prov)
 
 
 def load_head_fields(path) -> MeshFields:
@@ -312,7 +348,7 @@ def load_head_fields(path) -> MeshFields:
 
 
 def save_head(head: MeshHead, path, *, fields: Mapping[str, Any] | None = None, force: bool = False,
-              msh_format: str = "2.2") -> Path:
+              msh_format: str = "2.2", sidecar: bool = False) -> Path:
     """Write ``head`` (tets, tissue tags, scalp/cortex triangles) and ``fields`` to ``.msh`` or ``.vtu``.
 
     Parameters
@@ -332,6 +368,8 @@ def save_head(head: MeshHead, path, *, fields: Mapping[str, Any] | None = None, 
     -----
     ``.msh`` coordinates are written in millimetres (SimNIBS), ``.vtu`` in metres; tags go to
     ``gmsh:physical`` (with tissue names as physical names) or the ``tissue`` cell array.
+    ``sidecar``: also write ``<file>.json`` with the head's frame, species and provenance, which
+    :func:`load_head` reads back (a ``.msh`` has no place for them).
     Scalp triangles get tag 1005 and cortex 1002 (1011 for a ``brain``-only mesh); cell fields
     hold 0 (``.msh``) or NaN (``.vtu``) on those triangles.  Anisotropy is not written.
 
@@ -348,8 +386,19 @@ def save_head(head: MeshHead, path, *, fields: Mapping[str, Any] | None = None, 
     options = {"msh_format": msh_format} if ext == ".msh" else {}
     if ext == ".msh" and msh_format not in ("2.2", "2.2-binary", "4.1"):
         raise ValueError(f"msh_format must be '2.2', '2.2-binary' or '4.1'; got {msh_format!r}")
+    side = sidecar_path(p)
+    if sidecar and side.exists() and not force:
+        raise FileExistsError(f"'{side}' exists; pass force=True (--force) to overwrite it")
     with atomic_target(p, force=force) as tmp:
         module.write(head, tmp, fields=checked, **options)
+    if sidecar:
+        import json
+
+        prov = dict(head.provenance)
+        record = {SIDECAR_KEY: 1, "mesh": p.name, "frame": head.frame, "species": prov.get("species"),
+                  "provenance": prov}
+        with atomic_target(side, force=True) as tmp:
+            tmp.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     return p
 
 

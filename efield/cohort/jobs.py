@@ -22,7 +22,7 @@ import traceback
 from collections import OrderedDict
 from pathlib import Path
 
-__all__ = ["run_job", "worker_head", "HEADS_PER_WORKER", "worker_info"]
+__all__ = ["run_job", "worker_head", "HEADS_PER_WORKER", "worker_info", "error_text"]
 
 #: heads kept per worker process
 HEADS_PER_WORKER = 2
@@ -93,14 +93,15 @@ def run_job(job) -> dict:
             out["files"] = _files(folder)
     except Exception as exc:  # the job's own error: reported in its row, the others go on
         out["status"] = "failed"
-        out["error"] = _error_text(exc)
+        out["error"] = error_text(exc)
         out["traceback"] = traceback.format_exc(limit=6)
         out["rows"], out["files"] = [], {}
     seconds["total"] = time.perf_counter() - t0
     return out
 
 
-def _error_text(exc) -> str:
+def error_text(exc) -> str:
+    """One line saying what went wrong (the exception's type where it is not a plain input error)."""
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     text = " ".join(text.split()) or type(exc).__name__
     return text if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {text}"
@@ -120,7 +121,7 @@ def _didt_max(coil_id, stimulator):
     try:
         pair = stimulator_pair(coil_id, stimulator)
     except (ValueError, KeyError) as exc:
-        return None, stimulator or "", _error_text(exc)
+        return None, stimulator or "", error_text(exc)
     return pair.didt_max, pair.stimulator, getattr(pair, "source", "") or ""
 
 
@@ -161,7 +162,7 @@ def _threshold_text(setup, species) -> str:
     try:
         rmt, lo, hi, how = setup_rmt_mso(setup)
     except (ValueError, KeyError) as exc:
-        return f"no motor threshold: {_error_text(exc)}"
+        return f"no motor threshold: {error_text(exc)}"
     return f"RMT {rmt:.4g} % MSO (band {lo:.4g}-{hi:.4g}): {how}"
 
 

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .._common.io import csv_table
+from .jobs import error_text
 
 __all__ = ["Job", "PlanRow", "read_plan", "plan_from_records", "JOBS", "PLAN_COLUMNS", "PlanError"]
 
@@ -195,7 +196,7 @@ def plan_from_records(records: list[dict], *, base=".", source: str = "plan") ->
         try:
             row.job = _check_row(n, rid, cells, Path(base))
         except (ValueError, OSError, KeyError, TypeError) as exc:
-            row.status, row.reason = "failed", _clean(exc)
+            row.status, row.reason = "failed", error_text(exc)
         rows.append(row)
     by_key = {}
     for row in rows:
@@ -208,11 +209,6 @@ def plan_from_records(records: list[dict], *, base=".", source: str = "plan") ->
         else:
             by_key[row.job.key] = row.row
     return rows
-
-
-def _clean(exc) -> str:
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return " ".join(text.split())
 
 
 def _number(cells, name, unit, *, low=None, high=None, low_open=False):

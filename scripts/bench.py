@@ -439,7 +439,7 @@ def _labelled_spheres(sizes) -> None:
                   f"error / peak: rms {100 * np.sqrt((err ** 2).mean()) / peak:.2f} %, p99 {100 * np.percentile(err, 99) / peak:.2f} %, "
                   f"max {100 * err.max() / peak:.2f} %; robust peak {100 * abs(np.percentile(res.magnitude, 99.9) - p999) / p999:.2f} %; "
                   f"relative L2 {100 * np.linalg.norm(res.efield - ref) / np.linalg.norm(ref):.2f} %")
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     print(f"  peak memory of this process so far {rss:.1f} GB; 1 mm voxels on this head would be ~15 M tets "
           "(~21 M P2 unknowns): not run (an estimate from the 1.7 M-unknown human head, ~3 GB: ~40 GB)")
 

@@ -344,7 +344,7 @@ class CortexFieldModel:
         t = time.perf_counter()
         with progress.task("cortical field model: basis (Gram matrix and eigenvectors)"):
             gram = np.zeros((n_train, n_train))
-            step = 200_000
+            step = 50_000  # node columns per chunk: the float64 copy of a chunk is n_train × 50,000 × 8 B (0.5 GB at 1200 poses)
             for i in range(0, a_nodes.shape[1], step):
                 blk = a_nodes[:, i:i + step].astype(np.float64)
                 gram += blk @ blk.T

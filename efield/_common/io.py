@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["staged_directory", "folder_lock", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
+__all__ = ["staged_directory", "folder_lock", "check_output_path", "atomic_target", "atomic_write", "OutputError", "OutputExistsError", "MARKER",
            "json_text", "read_text", "csv_records", "csv_table", "csv_delimiter", "CSV_DELIMITERS"]
 
 #: a file every output directory of this tool carries, so --force only ever replaces our own output;
@@ -60,7 +60,9 @@ def _os_error(exc: OSError, what: str) -> OutputError:
     return OutputError(f"cannot write {what}: {reason}{hint}")
 
 
-def _check_output_path(path: Path) -> None:
+def check_output_path(path: Path) -> None:
+    """Refuse a symbolic link, an existing file, the current folder, one of its parents or the root as an
+    output folder (:class:`OutputError` naming it and what to do)."""
     if path.is_symlink():
         raise OutputError(f"output folder '{path}' is a symbolic link; give the folder it points to "
                                         f"('{os.path.realpath(path)}') or another --out")
@@ -163,7 +165,7 @@ def check_output_directory(path, force: bool = False) -> Path:
     Raises :class:`OutputError` naming the folder.  Returns ``path`` as a :class:`~pathlib.Path`.
     """
     path = Path(path)
-    _check_output_path(path)
+    check_output_path(path)
     if path.exists():
         _check_existing(path, force)
     try:

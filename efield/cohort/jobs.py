@@ -22,13 +22,12 @@ import traceback
 from collections import OrderedDict
 from pathlib import Path
 
-__all__ = ["run_job", "worker_head", "HEADS_PER_WORKER", "worker_info", "error_text"]
+__all__ = ["run_job", "worker_head", "HEADS_PER_WORKER", "error_text"]
 
 #: heads kept per worker process
 HEADS_PER_WORKER = 2
 
 _HEADS: "OrderedDict[str, object]" = OrderedDict()
-_LOADS: dict[str, int] = {}
 
 
 def worker_head(spec: str):
@@ -42,7 +41,6 @@ def worker_head(spec: str):
         _drop_heads()
     head = load_any_head(spec)
     _HEADS[spec] = head
-    _LOADS[spec] = _LOADS.get(spec, 0) + 1
     return head, True
 
 
@@ -60,11 +58,6 @@ def _drop_heads() -> None:
     builtin_head.cache_clear()
     heads._load_file_head.cache_clear()
     gc.collect()
-
-
-def worker_info() -> dict:
-    """This process: pid and how often each head was loaded in it."""
-    return {"pid": os.getpid(), "head_loads": dict(_LOADS)}
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -228,7 +228,8 @@ def _number(cells, name, unit, *, low=None, high=None, low_open=False):
     return v
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """sha256 (hex) of a file's content, read in 4 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -254,13 +255,13 @@ def _head_spec(text: str, base: Path) -> tuple[str, str]:
     path = path.resolve()
     if path.is_dir():
         mesh, _ = _m2m_mesh(path)
-        return str(path), f"file:{_file_digest(Path(mesh))}"
+        return str(path), f"file:{file_digest(Path(mesh))}"
     if not path.exists():
         raise ValueError(f"head file '{text}' does not exist (looked for '{path}')")
     if path.suffix.lower() not in HEAD_FILE_TYPES:
         raise ValueError(f"head file '{text}' has the type {path.suffix or '(none)'!r}; head meshes are "
                          f"{' or '.join(HEAD_FILE_TYPES)} (or give an m2m_<id>/ folder)")
-    return str(path), f"file:{_file_digest(path)}"
+    return str(path), f"file:{file_digest(path)}"
 
 
 def _coil_spec(text: str, species: str, base: Path) -> tuple[str, str]:
@@ -283,7 +284,7 @@ def _coil_spec(text: str, species: str, base: Path) -> tuple[str, str]:
     path = (path if path.is_absolute() else base / path).resolve()
     if path.is_file():
         load_coil(str(path))  # a broken file is this row's error, found now
-        return str(path), f"file:{_file_digest(path)}"
+        return str(path), f"file:{file_digest(path)}"
     load_coil(text)  # raises UnknownCoilError naming the known ids
     return text, f"coil:{text}"  # pragma: no cover - load_coil accepted something we did not expect
 

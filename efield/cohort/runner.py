@@ -29,7 +29,6 @@ memory) loses only its running job, which the scheduler gives to another worker 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -38,9 +37,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._common.io import OutputError, OutputExistsError, atomic_target, folder_lock, json_text
+from .._common.io import OutputError, OutputExistsError, atomic_target, check_output_path, folder_lock, json_text
 from .jobs import run_job
-from .plan import PlanRow, plan_from_records, read_plan
+from .plan import PlanRow, file_digest, plan_from_records, read_plan
 from .results import report_html, results_csv, results_markdown, timing_csv
 
 __all__ = ["run_cohort", "CohortResult", "COHORT_MARKER"]
@@ -73,10 +72,6 @@ class CohortResult:
 
 # -- the output folder ---------------------------------------------------------------------------------
 
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read_marker(out: Path) -> dict[str, str]:
     lines = (out / COHORT_MARKER).read_text(encoding="utf-8", errors="replace").splitlines()
     entries = {}
@@ -89,14 +84,7 @@ def _read_marker(out: Path) -> dict[str, str]:
 
 def _check_out(out: Path) -> dict[str, str]:
     """Refuse an output folder this toolkit may not use; return the digests of its own files there."""
-    if out.is_symlink():
-        raise OutputError(f"output folder '{out}' is a symbolic link; give the folder it points to or another --out")
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"output '{out}' exists and is a file, not a folder")
-    here = Path.cwd().resolve()
-    if out.resolve() == here or out.resolve() in here.parents:
-        raise OutputError(f"output folder '{out}' is the current folder or one of its parents; give a new folder, "
-                          "e.g. --out study")
+    check_output_path(out)
     if not out.exists() or not any(out.iterdir()):
         return {}
     if not (out / COHORT_MARKER).is_file():
@@ -105,7 +93,7 @@ def _check_out(out: Path) -> dict[str, str]:
     ours = _read_marker(out)
     for name in _TOP_FILES:
         p = out / name
-        if p.exists() and (not p.is_file() or ours.get(name) != _digest(p)):
+        if p.exists() and (not p.is_file() or ours.get(name) != file_digest(p)):
             raise OutputExistsError(f"'{p}' was changed or put there by someone else since efield wrote this folder; "
                                     "refusing to replace it — move it away or choose another --out")
     return ours
@@ -114,7 +102,7 @@ def _check_out(out: Path) -> dict[str, str]:
 def _write_top(out: Path, name: str, text: str, ours: dict) -> None:
     with atomic_target(out / name, force=True) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    ours[name] = _digest(out / name)
+    ours[name] = file_digest(out / name)
 
 
 def _write_marker(out: Path, ours: dict) -> None:
@@ -328,7 +316,7 @@ def run_cohort(plan, out="efield-cohort", *, client=None, workers: int | None = 
         _write_marker(out, ours)
         if plan_path is not None:
             name = "plan" + plan_path.suffix.lower()
-            if (out / name).exists() and ours.get(name) != _digest(out / name):
+            if (out / name).exists() and ours.get(name) != file_digest(out / name):
                 raise OutputExistsError(f"'{out / name}' was not written by efield; move it away or choose another --out")
             _write_top(out, name, plan_path.read_text(encoding="utf-8-sig"), ours)
         outcomes: dict[int, dict] = {}

@@ -74,33 +74,39 @@ def local_stiffness_p1(grads, vol, sigma, out):
 
 @jit(parallel=True)
 def local_rhs(order, grads, vol, sigma, a_vert, tets, out):
-    """``out[t, a] = ∫_t σ a_h·∇φ_a`` with ``a_h`` the P1 interpolant of ``a_vert`` (n,3); out (m, 4|10)."""
+    """``out[t, a] = ∫_t σ a_h·∇φ_a`` with ``a_h`` the P1 interpolant of ``a_vert`` (n,3); out (m, 4|10).
+
+    Tetrahedra are taken in chunks, each with its own scratch arrays (allocated once per chunk, not
+    once per tetrahedron)."""
     quad = QUAD
-    for t in prange(grads.shape[0]):
+    m = grads.shape[0]
+    n_chunks = max(1, min(256, m // 1024))
+    for c in prange(n_chunks):
         G = np.empty((10, 3))
         aq = np.empty(3)
         sa = np.empty(3)
         nb = out.shape[1]
-        for a in range(nb):
-            out[t, a] = 0.0
-        nq = 4 if order == 2 else 1
-        for q in range(nq):
-            for d in range(3):
-                s = 0.0
-                for k in range(4):
-                    lam = quad[q, k] if order == 2 else 0.25
-                    s += lam * a_vert[tets[t, k], d]
-                aq[d] = s
-            for d in range(3):
-                sa[d] = sigma[t, d, 0] * aq[0] + sigma[t, d, 1] * aq[1] + sigma[t, d, 2] * aq[2]
-            w = vol[t] / nq
-            if order == 2:
-                _p2_grads(quad[q], grads[t], G)
-                for a in range(10):
-                    out[t, a] += w * (sa[0] * G[a, 0] + sa[1] * G[a, 1] + sa[2] * G[a, 2])
-            else:
-                for a in range(4):
-                    out[t, a] += w * (sa[0] * grads[t, a, 0] + sa[1] * grads[t, a, 1] + sa[2] * grads[t, a, 2])
+        for t in range((c * m) // n_chunks, ((c + 1) * m) // n_chunks):
+            for a in range(nb):
+                out[t, a] = 0.0
+            nq = 4 if order == 2 else 1
+            for q in range(nq):
+                for d in range(3):
+                    s = 0.0
+                    for k in range(4):
+                        lam = quad[q, k] if order == 2 else 0.25
+                        s += lam * a_vert[tets[t, k], d]
+                    aq[d] = s
+                for d in range(3):
+                    sa[d] = sigma[t, d, 0] * aq[0] + sigma[t, d, 1] * aq[1] + sigma[t, d, 2] * aq[2]
+                w = vol[t] / nq
+                if order == 2:
+                    _p2_grads(quad[q], grads[t], G)
+                    for a in range(10):
+                        out[t, a] += w * (sa[0] * G[a, 0] + sa[1] * G[a, 1] + sa[2] * G[a, 2])
+                else:
+                    for a in range(4):
+                        out[t, a] += w * (sa[0] * grads[t, a, 0] + sa[1] * grads[t, a, 1] + sa[2] * grads[t, a, 2])
 
 
 @jit(parallel=True)

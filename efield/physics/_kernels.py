@@ -54,24 +54,23 @@ def _atanh2_series(t):
 def _segments_a_at(x, y, z, nx, ny, nz, length, cx, cy, cz, tbuf):
     """Sum over chain segments of w u 2 atanh(L/S) at one point (no mu0/4pi).
 
-    ``tbuf`` (m,) is scratch space: the first, vectorised pass stores every t = L/S there and
-    sums the series terms; the second pass only reads it, and takes the exact logarithm for
-    the rare pairs with t > T_SERIES_MAX.
+    ``tbuf`` (m + 1,) is scratch space: a first pass stores the distance to every chain node (one
+    square root per node, shared by the two segments that meet there), the second, vectorised pass
+    overwrites it with t = L/S and sums the series terms, and a third only reads it, taking the exact
+    logarithm for the rare pairs with t > T_SERIES_MAX.
     """
     m = length.shape[0]
+    for k in range(m + 1):
+        dx = x - nx[k]
+        dy = y - ny[k]
+        dz = z - nz[k]
+        tbuf[k] = math.sqrt(dx * dx + dy * dy + dz * dz)
     ax = 0.0
     ay = 0.0
     az = 0.0
     n_near = 0
     for k in range(m):
-        dx0 = x - nx[k]
-        dy0 = y - ny[k]
-        dz0 = z - nz[k]
-        dx1 = x - nx[k + 1]
-        dy1 = y - ny[k + 1]
-        dz1 = z - nz[k + 1]
-        s = math.sqrt(dx0 * dx0 + dy0 * dy0 + dz0 * dz0) + math.sqrt(dx1 * dx1 + dy1 * dy1 + dz1 * dz1)
-        t = length[k] / s
+        t = length[k] / (tbuf[k] + tbuf[k + 1])
         tbuf[k] = t
         near = t > T_SERIES_MAX
         f = 0.0 if near else _atanh2_series(t)
@@ -161,7 +160,7 @@ def vector_potential(px, py, pz, nx, ny, nz, length, cx, cy, cz, qx, qy, qz, mx,
     n = px.shape[0]
     n_chunks = (n + _CHUNK - 1) // _CHUNK
     for c in prange(n_chunks):
-        tbuf = np.empty(length.shape[0])
+        tbuf = np.empty(length.shape[0] + 1)
         for i in range(c * _CHUNK, min(n, (c + 1) * _CHUNK)):
             ax, ay, az = _segments_a_at(px[i], py[i], pz[i], nx, ny, nz, length, cx, cy, cz, tbuf)
             dx, dy, dz = _dipoles_a_at(px[i], py[i], pz[i], qx, qy, qz, mx, my, mz)

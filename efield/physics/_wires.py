@@ -105,6 +105,10 @@ def _build(start: np.ndarray, end: np.ndarray, weight: np.ndarray, pos: np.ndarr
         length = np.linalg.norm(d, axis=1)
         unit = np.divide(d, length[:, None], out=np.zeros_like(d), where=length[:, None] > 0)
         c = unit * seg_w[:, None]
+        # a bridge contributes nothing; its length is set to zero so that t = L/S = 0 there (a long
+        # bridge would otherwise count as "near" for every point and send each one to the kernel's
+        # scalar logarithm pass)
+        length[~real] = 0.0
     else:
         nodes = np.zeros((1, 3))
         length = np.zeros(0)

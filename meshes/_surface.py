@@ -150,6 +150,25 @@ class Surface:
         n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         return n / np.linalg.norm(n, axis=1, keepdims=True)
 
+    @functools.cached_property
+    def face_centroids(self) -> np.ndarray:
+        """Centroid of each triangle, (m, 3) metres (computed once per surface)."""
+        return _frozen(self.vertices[self.faces].mean(axis=1), np.float64)
+
+    @functools.cached_property
+    def face_area_vectors(self) -> np.ndarray:
+        """Area-weighted normal of each triangle, (m, 3) m²: half the cross product, outward by the vertex
+        order (computed once per surface)."""
+        tri = self.vertices[self.faces]
+        return _frozen(0.5 * np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), np.float64)
+
+    @functools.cached_property
+    def mean_edge_length(self) -> float:
+        """Mean length (m) of the triangles' first edges (every edge counted once per triangle side)."""
+        if self.n_faces == 0:
+            return 0.0
+        return float(np.linalg.norm(self.vertices[self.faces[:, 0]] - self.vertices[self.faces[:, 1]], axis=1).mean())
+
     def triangle_areas(self) -> np.ndarray:
         """Area of each triangle, (m,) m²."""
         tri = self.vertices[self.faces]

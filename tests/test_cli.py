@@ -117,6 +117,12 @@ def test_demo_writes_table_and_pictures(tmp_path):
     assert [r["status"] for r in cohort].count("done") == len(cohort) - 1
     assert next(r for r in cohort if r["status"] == "failed")["reason"].startswith("intensity")
     assert (out / "labels" / "rat_from_labels.msh").is_file() and (out / "labels" / "rat_from_labels.msh.json").is_file()
+    # the realtime part: one rat-mesh dose from the full solve and from the cached model, agreeing
+    fem, fast = json.loads((out / "realtime" / "realtime.json").read_text())["dose"]
+    assert fem["model"] == "full FEM solve" and fast["model"] == "cortical field model"
+    assert fast["e_target_vm"] == pytest.approx(fem["e_target_vm"], rel=0.02)
+    assert fast["half_max_depth_mm"] == pytest.approx(fem["half_max_depth_mm"], abs=0.2)
+    assert "A dose from the model" in (out / "realtime" / "realtime.md").read_text()
     for part in ("translation", "targeting", "subject", "cohort", "labels"):
         assert (out / part / "index.html").is_file() and f'href="{part}/index.html"' in index, part
     assert (out / "subject" / "M1_hand_left" / "field.html").is_file()

@@ -182,9 +182,109 @@ def test_cli_field_with_the_model(model, rat, cache, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text())
     assert "precomputed cortical field model" in summary["model"]
-    assert summary["half_max_depth_mm"] is None and "not computed" in summary["half_max_depth_note"]
+    # the depth comes from the model's brain sample, and agrees with the full solve's
+    assert "brain sample" in summary["half_max_depth_note"]
+    res = CliRunner().invoke(main, ["field", "--head", "rat-mesh", "--coil", "magstim_25mm_fig8", "--didt", "50A/us",
+                                    "--model", "fem", "--out", str(tmp_path / "fem"), "--json", "--quiet"])
+    assert res.exit_code == 0, res.output
+    fem = json.loads((tmp_path / "fem" / "summary.json").read_text())
+    assert "precomputed" not in fem["model"]
+    assert abs(summary["half_max_depth_mm"] - fem["half_max_depth_mm"]) <= 0.2
     res = CliRunner().invoke(main, ["model", "--head", "rat-mesh", "--check-only", "--json", "--quiet"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["cached"] is True
     res = CliRunner().invoke(main, ["model", "--head", "human", "--quiet"])
     assert res.exit_code != 0 and "sphere head" in res.output
+
+
+def test_brain_field_and_depth_against_fem(model, rat):
+    """The model's brain sample: E there against the FEM's own tetrahedron field (P1 primary part, P2
+    gradient at the centroid), and the half-value depth taken over it against the depth over every
+    brain tetrahedron of the full solve."""
+    from efield.physics.fields import FieldResult, _solution, mesh_solver
+    from efield.physics.metrics import BRAIN_TAGS, hot_spot_depth
+
+    brain = np.isin(rat.tags, BRAIN_TAGS)
+    idx, _ = cm.brain_sample(rat, model.info["n_brain_max"])  # deterministic: the model's own sample
+    np.testing.assert_array_equal(rat.tet_centroids[idx], model.brain_points)
+    np.testing.assert_allclose(model.brain_weights.sum(), np.abs(rat.tet_volumes[brain]).sum(), rtol=1e-12)
+    rng = np.random.default_rng(31)
+    for cid in ("magstim_25mm_fig8", "rodent_8mm_round", "magventure_mcb70"):
+        coil = coils.load_coil(cid)
+        pose = cm.random_poses(rat, coil, 1, rng, max_gap=0.005)[0]
+        placed = coil.placed(pose)
+        fast = cortex_field(placed, rat, 1e8, model="precomputed")
+        assert fast.brain is not None and fast.brain.efield.shape == model.brain_points.shape
+        slow = cortex_field(placed, rat, 1e8, model="fem")
+        assert slow.brain is None
+        # the FEM's field at the same tetrahedra (efield_tets is in the head's tet order)
+        ref = _solution(mesh_solver(rat), placed, 1e8).efield_tets[idx]
+        got = fast.brain.efield
+        assert np.linalg.norm(got - ref) / np.linalg.norm(ref) <= 0.02
+        d_fast, d_slow = hot_spot_depth(placed, rat, fast, 1e8), hot_spot_depth(placed, rat, slow, 1e8)
+        assert np.isfinite(d_fast) and abs(d_fast - d_slow) <= 0.2e-3, (cid, d_fast, d_slow)
+        # a scaled result carries its brain sample along
+        half = fast.scaled(5e7)
+        np.testing.assert_allclose(half.brain.efield, 0.5 * fast.brain.efield)
+        assert isinstance(half, FieldResult)
+
+
+def test_brain_sample_is_a_weighted_subset_of_the_brain(rat):
+    from efield.physics.metrics import BRAIN_TAGS
+
+    brain = np.isin(rat.tags, BRAIN_TAGS)
+    idx, w = cm.brain_sample(rat, 2000)
+    assert 1000 <= len(idx) <= 2000 and len(np.unique(idx)) == len(idx)
+    assert brain[idx].all()
+    np.testing.assert_allclose(w.sum(), np.abs(rat.tet_volumes[brain]).sum(), rtol=1e-12)
+    assert (w > 0).all()
+    every, w_all = cm.brain_sample(rat, 10**7)
+    assert len(every) == brain.sum()
+    np.testing.assert_allclose(w_all, np.abs(rat.tet_volumes[every]))
+
+
+def test_mode_tolerance_settings_are_checked(rat):
+    with pytest.raises(ValueError, match="max_mode_tol"):
+        cm.CortexFieldModel.build(rat, mode_tol=1e-3, max_mode_tol=1e-4)
+    with pytest.raises(ValueError, match="max_mode_tol"):
+        cm.CortexFieldModel.build(rat, max_mode_tol=0.5)
+    with pytest.raises(ValueError, match="mode_tol"):
+        cm.CortexFieldModel.build(rat, mode_tol=float("nan"))
+
+
+def test_model_records_its_tolerances(model):
+    import inspect
+
+    info = model.info
+    defaults = inspect.signature(cm.CortexFieldModel.build).parameters
+    assert info["mode_tol"] == defaults["mode_tol"].default and info["max_mode_tol"] == defaults["max_mode_tol"].default
+    assert info["mode_tol"] <= info["mode_tol_last"] <= info["max_mode_tol"]
+    assert info["n_brain"] == len(model.brain_points) and "brain tetrahedra" in info["brain_sample"]
+
+
+def test_dose_uses_the_model_when_cached(model, rat, cache, tmp_path):
+    """efield dose on a mesh head: the cached model gives the same numbers as the FEM within the model's
+    error, and the output names which one ran."""
+    from click.testing import CliRunner
+
+    from efield.cli import main
+    from efield.dose.dosimetry import DoseError, Setup
+
+    cm.save_to_cache(model, rat)
+    cm._MEMORY.clear()
+    rows = {}
+    for m in ("precomputed", "fem"):
+        res = CliRunner().invoke(main, ["dose", "--head", "rat-mesh", "--coil", "magstim_25mm_fig8",
+                                        "--intensity", "40%MSO", "--model", m, "--json", "--quiet"])
+        assert res.exit_code == 0, res.output
+        rows[m] = json.loads(res.output[res.output.index("["):])[0]
+    fast, slow = rows["precomputed"], rows["fem"]
+    assert any("precomputed cortical field model" in a for a in fast["assumptions"])
+    assert any("brain sample" in a for a in fast["assumptions"])
+    assert any("second-order FEM" in a for a in slow["assumptions"])
+    assert not any("precomputed" in a for a in slow["assumptions"])
+    for key in ("e_target_vm", "p999_vm"):
+        assert abs(fast[key] / slow[key] - 1.0) <= 0.02, (key, fast[key], slow[key])
+    assert abs(fast["half_max_depth_mm"] - slow["half_max_depth_mm"]) <= 0.2
+    with pytest.raises(DoseError, match="field_model"):
+        Setup(head="rat-mesh", field_model="fast")

@@ -186,6 +186,26 @@ def test_numba_and_numpy_kernels_agree(mesh_cache, coil, order):
     assert_allclose(ea, eb, atol=1e-7 * np.abs(eb).max())
 
 
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_block_load_vectors_equal_single_ones(mesh_cache, coil, order, backend):
+    # rhs_block (the cortical field model's mode loads, one pass over the mesh for k fields) must give
+    # rhs column by column, with anisotropic tensors and fields of different sizes
+    nodes, tets, tags = mesh_cache(4.0)
+    sigma = SIGMA[tags][:, None, None] * np.diag([1.0, 2.0, 0.5])
+    solver = FEMSolver(nodes, tets, sigma, order=order, backend=backend)
+    rng = np.random.default_rng(4)
+    fields = np.stack([efield.vector_potential(coil, nodes) * (1 + k) for k in range(3)]
+                      + [rng.standard_normal((len(nodes), 3)) for _ in range(2)], axis=2)
+    block = solver.rhs_block(fields, DIDT)
+    assert block.shape == (solver.n_dofs, 5)
+    for j in range(5):
+        single = solver.rhs(fields[:, :, j], DIDT)
+        assert_allclose(block[:, j], single, atol=1e-12 * np.abs(single).max())
+    with pytest.raises(ValueError, match="a_block must have shape"):
+        solver.rhs_block(fields[:-1], DIDT)
+
+
 def test_same_mesh_gives_the_same_numbers_whatever_the_global_random_state(mesh_cache, coil):
     # pyamg draws from np.random during set-up; the solver must not let that reach the results
     nodes, tets, tags = mesh_cache(4.0)

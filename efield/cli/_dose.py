@@ -18,6 +18,7 @@ from ._shared import (
     fail,
     load_head,
     long_running,
+    model_option,
 )
 
 
@@ -55,8 +56,9 @@ def _setup_options(prefix: str, help_who: str):
               help="Also write the results here: dose.json, dose.md, the field at the first intensity (field.png, "
                    "field.html, scene.vtm) and index.html (the report).")
 @click.option("--force", is_flag=True, help=FORCE_HELP)
+@model_option
 @long_running
-def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json, out_dir, force):
+def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, table, as_json, out_dir, force, model):
     """Cortical E of one protocol: E at the target, peak, percentiles, depth and area above half peak."""
     from ..dose.dosimetry import dose
     from ..dose.translation import destination_setup
@@ -64,12 +66,13 @@ def dose_cmd(head, intensity, coil, stimulator, rmt, amt, gap_mm, depth_mm, tabl
     if out_dir:
         check_output(out_dir, force)
     load_head(head)  # every check before any computation: an unknown head is a usage error
+    from dataclasses import replace
+
     try:
         setup = destination_setup(head, coil, stimulator, rmt_mso=rmt, gap=gap_mm * 1e-3, stimulator_table=table,
                                   amt_mso=amt)
+        setup = replace(setup, field_model=model)
         if depth_mm is not None:
-            from dataclasses import replace
-
             setup = replace(setup, target_depth=depth_mm * 1e-3)
         results = dose(setup, intensity)
     except ValueError as exc:
@@ -124,7 +127,7 @@ def _write_dose(out_dir, force, setup, didt, rows) -> None:
 
     head, coil = head_by_name(setup.head), load_coil(setup.coil)
     placed = coil.placed(standard_pose(head, distance=setup.gap, coil=coil))
-    result = cortex_field(placed, head, didt)
+    result = cortex_field(placed, head, didt, model=setup.field_model)
     lines = ["# Dose", "", f"Set-up: {setup.describe()}", "",
              "| intensity | dI/dt (A/µs) | % MSO | E at target (V/m) | robust peak |E| (V/m) | half-value depth (mm) |",
              "|---|---|---|---|---|---|"]
@@ -140,7 +143,8 @@ def _write_dose(out_dir, force, setup, didt, rows) -> None:
             with progress.task("pictures: the field in 3D (PNG, interactive HTML, ParaView scene)"):
                 field_pictures(tmp, head, placed, result,
                                title=f"{setup.coil} on {setup.head} at {rows[0]['intensity']} "
-                                     f"(dI/dt {didt / 1e6:.4g} A/µs)")
+                                     f"(dI/dt {didt / 1e6:.4g} A/µs)",
+                               **({"volume": False} if result.info.get("precomputed") else {}))
             write_report(tmp, title=f"efield dose: {rows[0]['intensity']} with {setup.coil} on {setup.head}")
     except OSError as exc:
         fail(exc)

@@ -21,6 +21,7 @@ from ._shared import (
     load_coil,
     load_head,
     long_running,
+    model_option,
     resolve_intensity,
     say,
 )
@@ -108,11 +109,7 @@ def _best_pose(coil, head, target, direction, didt, stimulator):
               help="Cortex field file: .vtu (ParaView) or .npz (numpy).")
 @click.option("--subdiv", type=click.IntRange(1, 7), default=5, show_default=True,
               help="Cortex icosphere subdivision on sphere heads (5: 10,242 points).")
-@click.option("--model", "model", type=click.Choice(["auto", "fem", "precomputed"]), default="auto", show_default=True,
-              help="Mesh heads: 'fem' solves the head; 'precomputed' uses its cortical field model (built and "
-                   "cached on first use, see `efield model`); 'auto' uses the model when one is cached. The "
-                   "model gives the cortex in milliseconds but not the field inside the brain, so the "
-                   "half-value depth and the volume in scene.vtm need 'fem'.")
+@model_option
 @click.option("--force", is_flag=True, help=FORCE_HELP)
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @long_running
@@ -166,8 +163,8 @@ def _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, 
 
     m = surface_metrics(result)
     precomputed = bool(result.info.get("precomputed"))
-    # the precomputed model holds the cortex only: the depth needs the field inside the brain (a full solve)
-    depth = None if precomputed else hot_spot_depth(placed, head, result, didt)
+    # with the precomputed model the depth is taken over its brain sample (result.brain): no full solve
+    depth = hot_spot_depth(placed, head, result, didt)
     species, how = head_species(head_name, head)
     return {
         "coil": coil.name, "head": head_label(head_name, head), "head_spec": str(head_name),
@@ -178,8 +175,7 @@ def _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, 
         "half_max_depth_mm": None if depth is None else depth * 1e3,
         "model": result.info.get("model", ""),
         **({"model_fit_residual": result.info["model_fit_residual"],
-            "half_max_depth_note": "not computed: the precomputed cortical field model holds the cortex only "
-                                   "(--model fem computes the depth)"} if precomputed else {}),
+            "half_max_depth_note": result.info.get("depth_note", "")} if precomputed else {}),
         "coil_scalp_extra_gap_mm": distance_mm, "units": METRIC_UNITS,
         "not_modelled": coil.metadata.get("not_modelled", ""),
     }
@@ -206,8 +202,7 @@ def _write(out_dir, force, fmt, coil, placed, head, result, summary, target=None
 
 def _print(s: dict, out_dir, fmt) -> None:
     depth = s["half_max_depth_mm"]
-    depth = ("not computed (precomputed model; --model fem computes it)" if depth is None
-             else "not reached" if depth != depth else f"{depth:.1f} mm")
+    depth = "not reached" if depth != depth else f"{depth:.1f} mm"
     click.echo(f"coil {s['coil']} on {s['head']}; {s['intensity']}; pose: {s['pose']}")
     if s.get("model"):
         click.echo(f"  field model: {s['model']}")

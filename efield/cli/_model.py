@@ -15,8 +15,8 @@ from ._shared import HEAD_HELP, JSON_HELP, echo_json, fail, load_head, long_runn
 @long_running
 def model_cmd(head_name, rebuild, check_only, as_json):
     """The cortical field model of a mesh head: built once (rat ~1 min, human ~15 min on 2 cores), cached
-    on disk under the head's content, then used by `efield field` and `efield view` for the whole cortex
-    in milliseconds per coil pose."""
+    on disk under the head's content, then used by `efield field`, `efield dose` and `efield view` for the
+    whole cortex (and a sample of the brain, for the half-value depth) in milliseconds per coil pose."""
     from ..physics import cortex_model as cm
     from ..physics.placement import is_mesh_head
 
@@ -53,6 +53,8 @@ def model_cmd(head_name, rebuild, check_only, as_json):
     click.echo(f"{head.name}: cortical field model with {model.n_modes} modes over {model.n_points:,} cortical "
                f"points, fitted from the coil's field at {len(model.fit_points):,} scalp points")
     click.echo(f"  trained on {info.get('n_train')} random resting poses of {', '.join(info.get('training_coils', []))}")
+    if info.get("brain_sample"):
+        click.echo(f"  brain sample for the half-value depth: {info['brain_sample']}")
     click.echo(f"  last kept singular value {info.get('last_singular_value_rel', float('nan')):.2e} of the first; "
                f"built in {t.get('total_s', float('nan')):.0f} s")
     click.echo(f"  cached at {path} ({out['size_mb']} MB)")

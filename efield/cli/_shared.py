@@ -63,6 +63,16 @@ STIMULATORS_HELP = "Extra stimulator CSV (same columns as efield/dose/data/stimu
 JSON_HELP = "Print the result as JSON on stdout (messages and progress stay on stderr)."
 FORCE_HELP = "Write into an existing output folder: an empty one, or one written earlier by efield (replaced)."
 QUIET_HELP = "No progress display on stderr."
+MODEL_HELP = ("Mesh heads: 'fem' solves the head; 'precomputed' uses its cortical field model (built and cached on "
+              "first use, see `efield model`); 'auto' uses the model when one is cached. The model gives the "
+              "cortex and a sample of the brain (for the half-value depth) in milliseconds; the full volume field "
+              "in scene.vtm needs 'fem'. The output names the model that ran.")
+
+
+def model_option(f):
+    """The ``--model auto|fem|precomputed`` option of the commands that compute a field on a mesh head."""
+    return click.option("--model", "model", type=click.Choice(["auto", "fem", "precomputed"]), default="auto",
+                        show_default=True, help=MODEL_HELP)(f)
 
 
 def fail(exc) -> None:

@@ -64,6 +64,9 @@ class Setup:
     amt_mso : float or None, percent — the subject's active motor threshold on this stimulator and
         coil (None: the RMT times the declared AMT/RMT ratio, an assumption).
     stimulator_table : str or None — path of a user stimulator CSV.
+    field_model : {"auto", "fem", "precomputed"} — mesh heads: "fem" solves the head, "precomputed" uses
+        its cortical field model (built and cached if missing), "auto" (default) uses the model when one is
+        cached and solves otherwise; every dose names the one that ran.  Sphere heads are analytic.
     """
 
     head: str = "human"
@@ -74,8 +77,13 @@ class Setup:
     rmt_mso: float | None = None
     stimulator_table: str | None = None
     amt_mso: float | None = None
+    field_model: str = "auto"
 
     def __post_init__(self):
+        from ..physics.fields import MODEL_CHOICES
+
+        if self.field_model not in MODEL_CHOICES:
+            raise DoseError(f"field_model must be one of {', '.join(MODEL_CHOICES)}; got {self.field_model!r}")
         for name in ("rmt_mso", "amt_mso"):
             v = getattr(self, name)
             if v is not None and not (isinstance(v, (int, float)) and 0 < v <= 100):
@@ -103,10 +111,12 @@ class UnitField:
     half_max_depth_m: float
     target_point: tuple
     b_ref_per_ampere: float
+    model: str = ""
 
 
 @functools.lru_cache(maxsize=256)
-def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n_subdiv: int) -> UnitField:
+def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n_subdiv: int,
+                       field_model: str = "auto") -> UnitField:
     from coils import load_coil
 
     from ..physics.fields import cortex_field, standard_pose, total_efield
@@ -115,7 +125,7 @@ def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n
     head = head_by_name(head_name)
     coil = load_coil(coil_id)
     placed = coil.placed(standard_pose(head, distance=gap, coil=coil))
-    res = cortex_field(placed, head, 1.0, n_subdiv=n_subdiv)
+    res = cortex_field(placed, head, 1.0, n_subdiv=n_subdiv, model=field_model)
     m = surface_metrics(res)
     if not hasattr(head, "scalp_radius"):
         return _mesh_unit_field(head, placed, coil, res, m, target_depth)
@@ -148,10 +158,16 @@ def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
     k = int(res.magnitude.argmax())
     target, normal = res.points[k], res.normals[k]
     depth = hot_spot_depth(placed, head, res)
+    if res.info.get("precomputed"):
+        model = (f"{res.info['model']}, fit residual {res.info['model_fit_residual']:.2%} of the coil's field on "
+                 f"the scalp; {res.info.get('depth_note') or 'half-value depth from the model'}")
+    else:
+        model = "second-order FEM on the mesh, tissue conductivities as listed in the head's provenance"
     return UnitField(
         e_target=float(res.magnitude[k]), e_target_normal=float(res.efield[k] @ normal),
         peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],
         half_max_depth_m=depth, target_point=tuple(target.tolist()), b_ref_per_ampere=b_per_ampere(coil),
+        model=model,
     )
 
 
@@ -174,7 +190,8 @@ def species_of(head_name) -> str:
 
 def unit_field(setup: Setup, n_subdiv: int = 4) -> UnitField:
     """Metrics of ``setup`` per unit dI/dt (cached)."""
-    return _unit_field_cached(setup.head, setup.coil, float(setup.gap), setup.target_depth, n_subdiv)
+    return _unit_field_cached(setup.head, setup.coil, float(setup.gap), setup.target_depth, n_subdiv,
+                              setup.field_model)
 
 
 def _pair(setup: Setup) -> StimulatorPair:
@@ -339,8 +356,7 @@ def dose(setup: Setup, intensity, *, limit_mso: bool = True) -> list[Dose]:
             amt_pct = 100.0 * mso / amt
             if point.kind != "amt":
                 notes.append(how)
-        model = ("sphere model (conductivity-independent)" if str(setup.head) in SPHERE_HEADS
-                 else "second-order FEM on the mesh, tissue conductivities as listed in the head's provenance")
+        model = "sphere model (conductivity-independent)" if str(setup.head) in SPHERE_HEADS else uf.model
         notes.append(f"head: {setup.describe()}; {model}")
         out.append(Dose(
             setup=setup, intensity=point, didt=mid, didt_band=(lo, hi),

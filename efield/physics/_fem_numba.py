@@ -109,6 +109,51 @@ def local_rhs(order, grads, vol, sigma, a_vert, tets, out):
                         out[t, a] += w * (sa[0] * grads[t, a, 0] + sa[1] * grads[t, a, 1] + sa[2] * grads[t, a, 2])
 
 
+@jit(parallel=True, gather=True)
+def rhs_block(order, grads, vol, sigma, a_vert, tets, dofs, out):
+    """Unscaled load vectors of ``k`` fields at once: ``out[c, i, j]`` accumulates ``∫_t σ a_h^j·∇φ_i`` over
+    the tets of chunk ``c`` (``a_h^j`` the P1 interpolant of ``a_vert[:, :, j]``); a_vert (n, 3, k), dofs
+    (m, 4|10), out (n_chunks, n_dofs, k) zeroed by the caller, who sums it over the chunks.
+
+    One pass over the tetrahedra for the whole block (geometry and basis gradients read once for ``k``
+    fields), each chunk scattering into its own accumulator (no atomics, no per-tet local array)."""
+    quad = QUAD
+    m = grads.shape[0]
+    n_chunks = out.shape[0]
+    k = a_vert.shape[2]
+    nb = dofs.shape[1]
+    nq = 4 if order == 2 else 1
+    for c in prange(n_chunks):
+        G = np.empty((10, 3))
+        aq = np.empty((3, k))
+        sa = np.empty((3, k))
+        for t in range((c * m) // n_chunks, ((c + 1) * m) // n_chunks):
+            w = vol[t] / nq
+            for q in range(nq):
+                for d in range(3):
+                    for j in range(k):
+                        aq[d, j] = 0.0
+                for v in range(4):
+                    lam = quad[q, v] if order == 2 else 0.25
+                    node = tets[t, v]
+                    for d in range(3):
+                        for j in range(k):
+                            aq[d, j] += lam * a_vert[node, d, j]
+                for d in range(3):
+                    for j in range(k):
+                        sa[d, j] = w * (sigma[t, d, 0] * aq[0, j] + sigma[t, d, 1] * aq[1, j] + sigma[t, d, 2] * aq[2, j])
+                if order == 2:
+                    _p2_grads(quad[q], grads[t], G)
+                else:
+                    for a in range(4):
+                        for d in range(3):
+                            G[a, d] = grads[t, a, d]
+                for a in range(nb):
+                    row = dofs[t, a]
+                    for j in range(k):
+                        out[c, row, j] += sa[0, j] * G[a, 0] + sa[1, j] * G[a, 1] + sa[2, j] * G[a, 2]
+
+
 @jit(parallel=True)
 def csr_row_counts(dofs, adj_ptr, adj_idx, ndof, nchunk, counts):
     """Number of distinct columns of each row (dof) of the element-coupling graph; counts (ndof,)."""

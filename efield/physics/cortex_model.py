@@ -12,14 +12,24 @@ Build, once per head:
 1. *Training fields.*  ``a`` at every node, at the cortical points and at the fit points (a subsample of
    the scalp vertices) for random admissible poses of the coil presets — positions over the reachable
    scalp (scalp vertices at or above the lowest cortical point), every handle angle, tilts up to 20°
-   and gaps up to 10 mm.  The training coils are the presets wound with 8 straight segments per turn:
-   polygonal but real current paths, so their fields are true exterior fields (≈ 8× cheaper than the
-   fine windings).
+   and gaps up to 10 mm.  The training coils are the presets wound with 24 straight segments per turn:
+   polygonal but real current paths, so their fields are true exterior fields (a third of the fine
+   windings' segments).
 2. *Basis.*  The leading ``r`` left singular vectors ``u_j`` of the (column-normalised) node matrix
    (from the Gram matrix, accumulated in node chunks), ``r`` set by a relative singular-value
    tolerance and a cap.
-3. *Modes.*  One FEM solve per ``u_j`` (the solver's CG at ``mode_tol``, 8 at a time in one block CG)
-   gives the total field of that basis vector at the cortical points, ``E_j = −u_j − ∇φ_j``.
+3. *Modes.*  One FEM solve per ``u_j`` (8 at a time in one block CG, their loads assembled in one pass)
+   gives the total field of that basis vector at the cortical points, ``E_j = −u_j − ∇φ_j``.  A mode
+   enters a coil's field with a weight of the order of its singular value ``s_j`` (over the training
+   poses the rms coefficient of mode j is ``s_j/√n_train`` for unit fields), so a solver error of
+   relative size ε in mode j costs ≈ ε·s_j/s_0 of the field: mode j is solved to the CG tolerance
+   ``mode_tol·√(s_0/s_j)``, at most ``max_mode_tol`` (each mode then adds at most ``mode_tol·√(s_j/s_0)``
+   in that measure, less the deeper it is; ``max_mode_tol = mode_tol`` gives one tolerance for all).
+   The same solves give the field at a *brain sample*: one brain tetrahedron per cell of a voxel grid
+   (at most ``n_brain``; the rat's and mouse's brains whole), the one nearest its cell's centre, with
+   the brain volume of its cell as its weight.  At its centroid the mode field is the FEM's own
+   tetrahedron field (P1 primary part, P2 gradient), so half-value depths and brain volume fractions
+   come from the model too (:attr:`CortexFieldModel.brain_points`).
 4. *Fit operator.*  The least-squares map from ``a`` at the fit points to the basis coefficients,
    through the SVD of the basis sampled there (which also gives the fit residual for free).
 
@@ -55,11 +65,11 @@ import numpy as np
 from .._common.validation import as_scalar
 from ._solvers import mesh_solver
 
-__all__ = ["CortexFieldModel", "cortex_model", "full_solve_at", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
+__all__ = ["CortexFieldModel", "BrainField", "brain_sample", "cortex_model", "full_solve_at", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
            "random_poses", "MODEL_VERSION"]
 
 #: bump when the method or the file layout changes (old cache files are then ignored)
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 
 #: coil presets trained on per species (rodent heads also meet human coils in published rodent studies)
 _TRAIN_COILS = {
@@ -158,6 +168,49 @@ def _subsample(points: np.ndarray, m: int, rng) -> np.ndarray:
     return np.sort(rng.choice(first, size=m, replace=False))
 
 
+def brain_sample(head, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A sample of the brain (tags :data:`efield.physics.metrics.BRAIN_TAGS`) of a mesh head: indices (b,)
+    of brain tetrahedra (head numbering), one per cell of a voxel grid sized for at most ``n`` cells (the
+    one whose centroid is nearest its cell's centre), and the brain volume (b,) m³ of each cell.  All
+    brain tetrahedra, weighted by their own volumes, where there are no more than ``n``."""
+    from .metrics import BRAIN_TAGS
+
+    brain = np.flatnonzero(np.isin(head.tags, BRAIN_TAGS))
+    vol = np.abs(np.asarray(head.tet_volumes, dtype=float)[brain])
+    if len(brain) <= n:
+        return brain, vol
+    c = np.asarray(head.tet_centroids, dtype=float)[brain]
+    lo = c.min(axis=0)
+    side = (vol.sum() / n) ** (1.0 / 3.0)
+    for _ in range(200):  # the brain fills its cells only partly at the boundary: grow the cells until <= n
+        cell = np.floor((c - lo) / side).astype(np.int64)
+        _, inverse = np.unique(cell, axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        if inverse.max() + 1 <= n:
+            break
+        side *= 1.02
+    d = np.linalg.norm(c - (lo + (cell + 0.5) * side), axis=1)
+    order = np.lexsort((d, inverse))  # by cell, nearest the centre first
+    first = order[np.r_[0, np.flatnonzero(np.diff(inverse[order])) + 1]]
+    return brain[first], np.bincount(inverse, weights=vol)
+
+
+@dataclass(frozen=True)
+class BrainField:
+    """E at a sample of the brain volume (see :func:`brain_sample`).
+
+    points : (b, 3) float array, m — tetrahedron centroids; efield : (b, 3) float array, V/m;
+    weights : (b,) float array, m³ — brain volume each point stands for (they sum to the brain's volume)
+    """
+
+    points: np.ndarray
+    efield: np.ndarray
+    weights: np.ndarray
+
+    def scaled(self, factor: float) -> "BrainField":
+        return BrainField(self.points, self.efield * factor, self.weights)
+
+
 def _pose_stack(poses) -> np.ndarray:
     p = np.asarray(poses, dtype=float)
     if p.shape == (4, 4):
@@ -199,6 +252,8 @@ class CortexFieldModel:
         singular directions); ``fit_map`` (r, q) float array — coefficients from ``fit_u @ a_fit``
         (together the least-squares fit; ``|a|² − |fit_u a|²`` is the squared fit residual)
     modes : (r, 3n) float32 array, V/m per (A/s) per unit coefficient — total E of each basis vector
+    brain_points : (b, 3) float array, m — the brain sample (:func:`brain_sample`); ``brain_weights`` (b,)
+        m³; ``brain_modes`` (r, 3b) float32 array — the modes' total E there (as ``modes``)
     singular_values : (r,) float array, relative to the first
     key : str — the head content key; ``info`` : mapping — provenance, settings and build timings
     """
@@ -213,6 +268,9 @@ class CortexFieldModel:
     singular_values: np.ndarray
     key: str
     info: Mapping[str, Any] = field(default_factory=dict)
+    brain_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    brain_weights: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    brain_modes: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
     def __post_init__(self):
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
@@ -238,14 +296,23 @@ class CortexFieldModel:
         resid = np.sqrt(np.clip(a2 - np.einsum("ij,ij->i", y, y), 0.0, None) / np.maximum(a2, 1e-300))
         return c, resid
 
-    def field(self, coil, poses, didt) -> np.ndarray:
+    def field(self, coil, poses, didt, *, brain: bool = False):
         """Total E (k, n, 3) V/m at the cortical points for ``coil`` (a ``coils.Coil`` in its own frame) at
-        ``poses`` ((4, 4) or (k, 4, 4), metres, coil frame → head frame) and ``didt`` (A/s)."""
+        ``poses`` ((4, 4) or (k, 4, 4), metres, coil frame → head frame) and ``didt`` (A/s).
+
+        ``brain=True`` also returns E (k, b, 3) V/m at the brain sample (:attr:`brain_points`): a tuple
+        (cortex, brain)."""
         didt = as_scalar(didt, "didt", "A/s")
         c, resid = self.coefficients(coil, poses)
         object.__setattr__(self, "last_residual", resid)
-        e = (c.astype(np.float32) @ self.modes).astype(np.float64)  # (k, 3n)
-        return (didt * e).reshape(len(c), self.n_points, 3)
+        c32 = c.astype(np.float32)
+        e = (didt * (c32 @ self.modes).astype(np.float64)).reshape(len(c), self.n_points, 3)
+        if not brain:
+            return e
+        if not len(self.brain_points):
+            raise ValueError("this cortical field model holds no brain sample (the head has no brain tetrahedra)")
+        eb = (didt * (c32 @ self.brain_modes).astype(np.float64)).reshape(len(c), len(self.brain_points), 3)
+        return e, eb
 
     def _check_outside(self, coil, poses) -> None:
         """Refuse a pose whose casing bottom (coil z = 0) cuts into the scalp under the coil's footprint."""
@@ -267,8 +334,8 @@ class CortexFieldModel:
     # ------------------------------------------------------------------ build
     @classmethod
     def build(cls, head, *, n_modes: int | None = None, max_modes: int | None = None, sv_tol: float = 1e-5,
-              n_train: int | None = None, n_fit: int = 2000, mode_tol: float = 1e-3, coils_ids=None,
-              seed: int = 0) -> "CortexFieldModel":
+              n_train: int | None = None, n_fit: int = 2000, mode_tol: float = 1e-3, max_mode_tol: float = 3e-2,
+              n_brain: int = 40_000, coils_ids=None, seed: int = 0) -> "CortexFieldModel":
         """Build the model of a mesh head (see the module docstring).
 
         head : meshes.MeshHead with cortex and scalp surfaces
@@ -277,7 +344,12 @@ class CortexFieldModel:
         n_train : int, optional — training poses (default 600 on rodent heads, 1200 on others; at least
             the number of modes)
         n_fit : int — scalp fit points (default 2000; the per-pose cost is ∝ fit points × coil segments)
-        mode_tol : float, dimensionless — CG relative residual of each mode solve
+        mode_tol : float, dimensionless — CG relative residual of the leading mode's solve; mode j is solved
+            to ``mode_tol·√(s_0/s_j)`` (``s`` the singular values), at most ``max_mode_tol``
+        max_mode_tol : float, dimensionless — cap of the mode tolerances (≥ ``mode_tol``; equal to it: one
+            tolerance for every mode)
+        n_brain : int — at most this many brain sample points (:func:`brain_sample`; human head: 40,000 of
+            590,000 brain tetrahedra, cells of ≈ 3 mm; rat and mouse: every brain tetrahedron)
         coils_ids : sequence of preset ids, optional — training coils (default :func:`training_coils`)
         seed : int — training poses and fit points are drawn from ``numpy.random.default_rng(seed)``
         """
@@ -285,6 +357,7 @@ class CortexFieldModel:
 
         from .._common import progress
         from .biot_savart import vector_potential
+        from .metrics import BRAIN_TAGS
         from .placement import is_mesh_head
 
         if not is_mesh_head(head):
@@ -304,6 +377,10 @@ class CortexFieldModel:
         n_train = int(n_train)
         if n_train < cap:
             raise ValueError(f"n_train ({n_train}) must be at least n_modes ({cap})")
+        mode_tol = as_scalar(mode_tol, "mode_tol", "1 (relative residual)", positive=True, allow_zero=False)
+        max_mode_tol = as_scalar(max_mode_tol, "max_mode_tol", "1 (relative residual)", positive=True, allow_zero=False)
+        if not mode_tol <= max_mode_tol <= 0.1:
+            raise ValueError(f"max_mode_tol must lie between mode_tol ({mode_tol:g}) and 0.1; got {max_mode_tol:g}")
         ids = tuple(coils_ids) if coils_ids is not None else training_coils(head)
         rng = np.random.default_rng(seed)
         timings: dict[str, float] = {}
@@ -371,21 +448,31 @@ class CortexFieldModel:
         t = time.perf_counter()
         cells, lam = solver.locate(pts)
         modes = np.empty((r, 3 * len(pts)), dtype=np.float32)
+        brain_tets, brain_weights = brain_sample(head, int(n_brain))
+        brain_pts = np.asarray(head.tet_centroids, dtype=float)[brain_tets]
+        brain_vert = np.asarray(head.tets)[brain_tets]  # (b, 4) node indices: the P1 primary part at the centroid
+        bcells, blam = solver.locate(brain_pts)
+        brain_modes = np.empty((r, 3 * len(brain_pts)), dtype=np.float32)
         u_cortex = W.T @ a_cortex  # (r, 3n)
-        iters = []
+        iters, tols = [], np.minimum(max_mode_tol, mode_tol / np.sqrt(np.maximum(rel[:r], 1e-300)))
 
         # the modes are solved 8 at a time in one lock-step CG (FEMSolver.solve_rhs_block: the matrices are
         # read once per block of 8, the same iterates as 8 single solves)
         block = 8
         with progress.task(f"cortical field model: {r} FEM mode solves ({solver.n_dofs:,} unknowns)", total=r) as task:
             for j0 in range(0, r, block):
-                U = u_nodes[j0:j0 + block].astype(np.float64)  # (b, 3N): the basis vectors at the nodes
-                B = np.stack([solver.rhs(U[i].reshape(-1, 3), 1.0) for i in range(U.shape[0])], axis=1)
-                phi, it, _, _ = solver.solve_rhs_block(B, tol=mode_tol)
+                U = u_nodes[j0:j0 + block]  # (b, 3N) float32: the basis vectors at the nodes
+                B = solver.rhs_block(U.T.reshape(len(nodes), 3, len(U)), 1.0)
+                # the block's tolerance is that of its leading (largest, so strictest) mode
+                phi, it, _, _ = solver.solve_rhs_block(B, tol=float(tols[j0]))
                 for i in range(U.shape[0]):
                     iters.append(int(it[i]))
-                    grad = solver.gradient_at(np.ascontiguousarray(phi[:, i]), cells, lam).ravel()
+                    phi_i = np.ascontiguousarray(phi[:, i])
+                    grad = solver.gradient_at(phi_i, cells, lam).ravel()
                     modes[j0 + i] = (-u_cortex[j0 + i] - grad).astype(np.float32)
+                    if len(brain_pts):
+                        u_b = U[i].reshape(-1, 3)[brain_vert].mean(axis=1, dtype=np.float64)
+                        brain_modes[j0 + i] = (-u_b - solver.gradient_at(phi_i, bcells, blam)).ravel()
                     task.advance()
         timings["mode_solves_s"] = time.perf_counter() - t
 
@@ -404,8 +491,13 @@ class CortexFieldModel:
                      "efield.physics.cortex_model)",
             "head": getattr(head, "name", "mesh head"), "frame": getattr(head, "frame", ""),
             "version": MODEL_VERSION, "n_modes": r, "n_train": n_train, "n_fit": int(len(fit_points)),
-            "n_points": int(len(pts)), "training_coils": list(ids), "training_segments_per_turn": _TRAIN_SPT,
-            "sv_tol": sv_tol, "max_modes": cap, "mode_tol": mode_tol, "seed": seed,
+            "n_points": int(len(pts)), "n_brain": int(len(brain_pts)), "n_brain_max": int(n_brain),
+            "brain_sample": (f"{len(brain_pts):,} of the head's {int(np.isin(head.tags, BRAIN_TAGS).sum()):,} brain "
+                             "tetrahedra" + ("" if len(brain_pts) == np.isin(head.tags, BRAIN_TAGS).sum() else
+                                             f", one per cell of about {(brain_weights.sum() / max(len(brain_pts), 1)) ** (1 / 3) * 1e3:.1f} mm")),
+            "brain_volume_m3": float(brain_weights.sum()), "training_coils": list(ids), "training_segments_per_turn": _TRAIN_SPT,
+            "sv_tol": sv_tol, "max_modes": cap, "mode_tol": mode_tol, "max_mode_tol": max_mode_tol, "seed": seed,
+            "mode_tol_last": float(tols[r - 1]),
             "last_singular_value_rel": float(rel[r - 1]),
             "next_singular_value_rel": float(rel[r]) if r < len(rel) else 0.0,
             "mode_cg_iterations_mean": float(np.mean(iters)), "fem_unknowns": int(solver.n_dofs),
@@ -415,7 +507,7 @@ class CortexFieldModel:
                         "angles, tilt <= 20 deg, gap 0-10 mm",
         }
         return cls(pts, np.asarray(head.cortex.faces), np.asarray(head.cortex.normals), fit_points, fit_u,
-                   fit_map, modes, rel[:r].copy(), head_key(head), info)
+                   fit_map, modes, rel[:r].copy(), head_key(head), info, brain_pts, brain_weights, brain_modes)
 
     # ------------------------------------------------------------------ files
     def save(self, path, force: bool = False) -> Path:
@@ -428,6 +520,8 @@ class CortexFieldModel:
                 np.savez(fh, points=self.points, faces=self.faces, normals=self.normals, fit_points=self.fit_points,
                          fit_u=self.fit_u, fit_map=self.fit_map, modes=self.modes,
                          singular_values=self.singular_values, key=np.array(self.key),
+                         brain_points=self.brain_points, brain_weights=self.brain_weights,
+                         brain_modes=self.brain_modes,
                          info=np.array(json.dumps(dict(self.info))))
         return path
 
@@ -436,7 +530,7 @@ class CortexFieldModel:
         """Read a model written by :meth:`save`; a damaged or foreign file raises ``ValueError`` naming it."""
         path = Path(path)
         need = ("points", "faces", "normals", "fit_points", "fit_u", "fit_map", "modes",
-                "singular_values", "key", "info")
+                "singular_values", "key", "info", "brain_points", "brain_weights", "brain_modes")
         try:
             with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as data:
                 missing = [k for k in need if k not in data.files]
@@ -454,8 +548,10 @@ class CortexFieldModel:
         r, n = arrays["modes"].shape[0], arrays["points"].shape[0]
         m3 = 3 * arrays["fit_points"].shape[0]
         q = arrays["fit_u"].shape[0]
+        b = arrays["brain_points"].shape[0]
         if (arrays["modes"].shape != (r, 3 * n) or arrays["fit_map"].shape != (r, q)
-                or arrays["fit_u"].shape != (q, m3)):
+                or arrays["fit_u"].shape != (q, m3) or arrays["brain_weights"].shape != (b,)
+                or arrays["brain_modes"].shape != ((r, 3 * b) if b else arrays["brain_modes"].shape)):
             raise ValueError(f"{path}: inconsistent cortical field model (modes {arrays['modes'].shape}, "
                              f"{n} points, fit {arrays['fit_u'].shape} and {arrays['fit_map'].shape})")
         return cls(key=key, info=info, **arrays)

@@ -555,6 +555,26 @@ class FEMSolver:
         b = -didt * np.bincount(self.dofs.ravel(), weights=local.ravel(), minlength=self.n_dofs)
         return b - b.mean()  # exact zero sum up to rounding (Σ ∇v = 0); keep the system consistent
 
+    def rhs_block(self, a_block, didt):
+        """Load vectors (n_dofs, k) A of ``k`` vector potentials at once: column j is
+        ``rhs(a_block[:, :, j], didt)``; a_block (n, 3, k) V·s/(A·m) per ampere at the nodes.
+
+        One pass over the mesh for the whole block (numba backend); the cortical field model builds its
+        mode loads with it."""
+        a = np.asarray(a_block, dtype=float)
+        if a.ndim != 3 or a.shape[:2] != (len(self.nodes), 3):
+            raise ValueError(f"a_block must have shape ({len(self.nodes)}, 3, k); got {a.shape}")
+        if self.backend == "numpy":
+            return np.stack([self.rhs(a[:, :, j], didt) for j in range(a.shape[2])], axis=1)
+        import numba
+
+        acc = np.zeros((max(1, numba.get_num_threads()), self.n_dofs, a.shape[2]))
+        _kernels().rhs_block(self.order, self.grads, self.volumes, self.sigma, np.ascontiguousarray(a), self.tets,
+                             self.dofs, acc)
+        b = acc.sum(axis=0) if len(acc) > 1 else acc[0]
+        b *= -didt
+        return b - b.mean(axis=0)
+
     def solve(self, coil, didt) -> "FEMSolution":
         """Total E for ``coil`` (placed in the mesh frame) at ``didt`` (A/s); see :class:`FEMSolution`."""
         from .biot_savart import vector_potential

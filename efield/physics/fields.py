@@ -156,6 +156,9 @@ class FieldResult:
     normals : (n, 3) float array or None, unit outward cortical normals
     faces : (m, 3) int array or None, triangles over ``points`` (for plots and areas)
     info : mapping of provenance and assumptions (coil, head, pose, stimulator, ...)
+    brain : :class:`efield.physics.cortex_model.BrainField` or None — E at a weighted sample of the brain
+        volume, at the same ``didt`` (given by the precomputed cortical field model: half-value depth and
+        brain fractions then need no full solve)
     """
 
     points: np.ndarray
@@ -164,6 +167,7 @@ class FieldResult:
     normals: np.ndarray | None = None
     faces: np.ndarray | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    brain: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
@@ -184,7 +188,8 @@ class FieldResult:
         """The same field at another dI/dt (A/s): the field is linear in dI/dt."""
         didt = as_scalar(didt, "didt", "A/s")
         factor = didt / self.didt if self.didt else 0.0
-        return FieldResult(self.points, self.efield * factor, didt, self.normals, self.faces, self.info)
+        brain = None if self.brain is None else self.brain.scaled(factor)
+        return FieldResult(self.points, self.efield * factor, didt, self.normals, self.faces, self.info, brain)
 
     @property
     def metrics(self) -> dict:
@@ -253,7 +258,7 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
 
 def _precomputed_cortex_field(coil, head, didt, build: bool):
     """The cortex field from the head's precomputed model (None if it has none and ``build`` is False)."""
-    from .cortex_model import cortex_model
+    from .cortex_model import BrainField, cortex_model
 
     cm = cortex_model(head, build=build)
     if cm is None:
@@ -261,12 +266,19 @@ def _precomputed_cortex_field(coil, head, didt, build: bool):
     _check_coil_outside_mesh(coil, head)
     pose = np.asarray(coil.metadata.get("pose", np.eye(4)), dtype=float)
     own = coil.placed(np.linalg.inv(pose))  # the coil in its own frame
-    e = cm.field(own, pose, float(didt))[0]
+    brain = None
+    if len(cm.brain_points):
+        e, eb = cm.field(own, pose, float(didt), brain=True)
+        e, brain = e[0], BrainField(cm.brain_points, eb[0], cm.brain_weights)
+    else:
+        e = cm.field(own, pose, float(didt))[0]
     info = {"coil": coil.name, "head": head.name, "frame": head.frame, "pose": pose.tolist(),
             "model": cm.info.get("model", "precomputed cortical field model"), "precomputed": True,
             "model_key": cm.key, "model_fit_residual": float(cm.last_residual[0]),
+            "depth_note": ("half-value depth over the model's brain sample: " + cm.info["brain_sample"]
+                           if brain is not None and "brain_sample" in cm.info else ""),
             "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}
-    return FieldResult(cm.points, e, float(didt), cm.normals, cm.faces, info)
+    return FieldResult(cm.points, e, float(didt), cm.normals, cm.faces, info, brain)
 
 
 def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None) -> np.ndarray:

@@ -41,11 +41,9 @@ def footprint_radius(coil, margin: float = 0.002) -> float:
 def smoothing_radius(head) -> float:
     """Radius (m) of the scalp patch averaged for a mesh head's normal: 5 % of its bounding-box diagonal
     (≈ 16 mm on the built-in human head, ≈ 2 mm on the rat), at least twice the mean edge length."""
-    v = head.scalp.vertices
-    diag = float(np.linalg.norm(v.max(axis=0) - v.min(axis=0)))
-    f = head.scalp.faces
-    edge = float(np.linalg.norm(v[f[:, 0]] - v[f[:, 1]], axis=1).mean())
-    return max(0.05 * diag, 2.0 * edge)
+    s = head.scalp
+    diag = float(np.linalg.norm(s.vertices.max(axis=0) - s.vertices.min(axis=0)))
+    return max(0.05 * diag, 2.0 * s.mean_edge_length)
 
 
 def scalp_contact(head, point, radius: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -79,13 +77,11 @@ def _patch_normal(head, at, radius=None) -> np.ndarray:
     s = head.scalp
     rad = smoothing_radius(head) if radius is None else as_scalar(radius, "radius", "m", positive=True,
                                                                   allow_zero=False)
-    tri = s.vertices[s.faces]
-    near = np.linalg.norm(tri.mean(axis=1) - at, axis=1) <= rad
+    dist = np.linalg.norm(s.face_centroids - at, axis=1)  # centroids and area vectors are cached per surface
+    near = dist <= rad
     if not near.any():
-        near = np.argsort(np.linalg.norm(tri.mean(axis=1) - at, axis=1))[:8]
-    t = tri[near]
-    area_vec = 0.5 * np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0])
-    n = area_vec.sum(axis=0)
+        near = np.argsort(dist)[:8]
+    n = s.face_area_vectors[near].sum(axis=0)
     # faces are counter-clockwise seen from outside; check against the vertex normals all the same
     if n @ s.normals[s.faces[near]].reshape(-1, 3).sum(axis=0) < 0:
         n = -n

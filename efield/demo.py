@@ -235,8 +235,8 @@ def _demo_realtime(out: Path, progress=None, pictures: bool = True) -> dict:
     model.field(coil, poses, 1.0)
     rate = 200 / (time.perf_counter() - t)
     lines = ["# The whole cortex in milliseconds: the rat mesh's cortical field model", "",
-             f"Model: {model.info['model']}; {model.n_points:,} cortical points, {len(model.fit_points):,} scalp fit "
-             f"points; trained on {model.info['n_train']} random resting poses of "
+             f"Model: {model.info['model']}; {model.n_points:,} cortical points, {len(model.fit_points):,} fit "
+             f"points (mesh nodes); trained on {model.info['n_train']} random resting poses of "
              f"{', '.join(model.info['training_coils'])} (built or read from the cache in {t_model:.0f} s).", "",
              "| coil (random pose) | relative L2 error over the cortex | peak model / FEM (V/m per A/µs) | "
              "full FEM (s) | model (ms) |", "|---|---|---|---|---|"]
@@ -249,7 +249,8 @@ def _demo_realtime(out: Path, progress=None, pictures: bool = True) -> dict:
         progress(f"dose from the model: E at target {m['e_target_vm']:.4g} V/m in {m['seconds']:.2f} s; full FEM "
                  f"{f['e_target_vm']:.4g} V/m in {f['seconds']:.2f} s")
     lines += ["", "## A dose from the model", "",
-              "`efield dose --head rat-mesh --coil magstim_25mm_fig8 --intensity 50%MSO`, once with the full solve "
+              "`efield dose --head rat-mesh --coil magstim_25mm_fig8 --stimulator 'Magstim Rapid' --intensity 50%MSO`, "
+              "once with the full solve "
               "(`--model fem`) and once with the cached model (`--model auto`, the default, once a model is "
               "cached); the half-value depth comes from the model's brain sample "
               f"({model.info.get('brain_sample', '')}).", "",
@@ -290,7 +291,8 @@ def _model_dose_rows() -> list[dict]:
     rows = []
     for how, label in (("fem", "full FEM solve"), ("precomputed", "cortical field model")):
         t = time.perf_counter()
-        d = dose(Setup(head="rat-mesh", coil="magstim_25mm_fig8", field_model=how), "50%MSO")[0]
+        d = dose(Setup(head="rat-mesh", coil="magstim_25mm_fig8", stimulator="Magstim Rapid", field_model=how),
+                 "50%MSO")[0]
         rows.append({"model": label, "e_target_vm": d.e_target, "p999_vm": d.p999,
                      "half_max_depth_mm": d.half_max_depth_m * 1e3, "half_max_area_cm2": d.half_max_area_m2 * 1e4,
                      "seconds": time.perf_counter() - t})

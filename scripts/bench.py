@@ -235,7 +235,7 @@ def _cortex_model(name, n_test):
         cid = ids[k % len(ids)]
         coil = coils.load_coil(cid)
         cases.append((cid, coil, cm.random_poses(head, coil, 1, rng, max_gap=0.005)[0]))
-    errs, peaks, by_coil, depths = [], [], {}, []
+    errs, peaks, by_coil, depths, resids = [], [], {}, [], []
     t_ref = time.perf_counter()
     for b0 in range(0, n_test, 8):
         batch = cases[b0:b0 + 8]
@@ -247,6 +247,7 @@ def _cortex_model(name, n_test):
             ref = -vector_potential(placed[i], model.points) - solver.gradient_at(phi_i, cells, lam)
             got, got_b = model.field(coil, pose, 1.0, brain=True)
             got, got_b = got[0], got_b[0]
+            resids.append(float(model.last_residual[0]))
             if (b0 + i) % 4 == 0:  # half-value depth: the FEM's brain tets against the model's brain sample
                 e_tets = -a_nodes[i][head.tets].mean(axis=1)
                 e_tets[solver.tet_order] -= solver.gradient_at(phi_i, all_cells, centre)
@@ -276,6 +277,14 @@ def _cortex_model(name, n_test):
     for cid, v in by_coil.items():
         v = np.array(v) * 100
         print(f"      {cid:22s} median {np.median(v):.3f} %, max {v.max():.3f} % ({len(v)} poses)")
+    res = np.array(resids)
+    ok_r = res <= cm.RESIDUAL_LIMIT
+    print(f"      fit residual {100 * res.min():.1f}-{100 * res.max():.1f} % (correlation with the cortex error "
+          f"{np.corrcoef(res, e)[0, 1]:.2f}); the {int(ok_r.sum())} poses at or below the limit "
+          f"({100 * cm.RESIDUAL_LIMIT:.0f} %, answered by the model): error p99 {np.percentile(e[ok_r], 99):.3f} %, "
+          f"max {e[ok_r].max():.3f} %, robust peak max {pk[ok_r].max():.3f} %"
+          + (f"; the {int((~ok_r).sum())} above it (auto solves the FEM, precomputed warns): error max "
+             f"{e[~ok_r].max():.3f} %, robust peak max {pk[~ok_r].max():.3f} %" if (~ok_r).any() else ""))
     dd = np.array(depths) * 1e3
     ok = np.isfinite(dd).all(axis=1)
     diff = np.abs(dd[ok, 1] - dd[ok, 0])

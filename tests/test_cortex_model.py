@@ -288,3 +288,59 @@ def test_dose_uses_the_model_when_cached(model, rat, cache, tmp_path):
     assert abs(fast["half_max_depth_mm"] - slow["half_max_depth_mm"]) <= 0.2
     with pytest.raises(DoseError, match="field_model"):
         Setup(head="rat-mesh", field_model="fast")
+
+
+def test_fit_points_are_mesh_nodes_and_refit_reuses_the_modes(model, rat):
+    """The build fits at random mesh nodes (an unbiased sample of the node projection its basis is best
+    in) and checks poses against an even sample of scalp vertices; refit at its own points gives the
+    same model, at other points another fit of the same modes."""
+    nodes = {tuple(p) for p in np.asarray(rat.nodes)}
+    assert all(tuple(p) in nodes for p in model.fit_points)
+    scalp = {tuple(p) for p in np.asarray(rat.scalp.vertices)}
+    assert all(tuple(p) in scalp for p in model.scalp_points)
+    assert "mesh nodes drawn at random" in model.info["fit_points"]
+    coil = coils.load_coil("magstim_70mm_fig8")
+    poses = cm.random_poses(rat, coil, 2, np.random.default_rng(13))
+    same = model.refit(model.fit_points)
+    np.testing.assert_array_equal(same.field(coil, poses, 1.0), model.field(coil, poses, 1.0))
+    other = model.refit(np.asarray(rat.nodes)[::7])
+    assert other.modes is model.modes and len(other.fit_points) != len(model.fit_points)
+    ref = cm.full_solve_at(rat, coil, poses[0], model.points)
+    assert np.linalg.norm(other.field(coil, poses[0], 1.0)[0] - ref) / np.linalg.norm(ref) <= 0.02
+    with pytest.raises(ValueError, match="fit_points must be"):
+        model.refit(np.zeros((3, 2)))
+    back = cm.CortexFieldModel.load(model.save(Path(os.environ["EFIELD_CACHE"]) / "refit-check.npz", force=True))
+    np.testing.assert_array_equal(back.train_weights, model.train_weights)
+    np.testing.assert_array_equal(back.scalp_points, model.scalp_points)
+
+
+def test_a_pose_outside_the_basis_is_guarded(model, rat, cache, monkeypatch):
+    """Above the residual limit (here forced to 0: every pose is above it) 'auto' solves the FEM and says
+    why, 'precomputed' keeps the model's field with a warning, and the live page shows it."""
+    from efield.dose.dosimetry import _unit_field_cached
+    from efield.views.live import LiveSession, _text
+
+    cm.save_to_cache(model, rat)
+    cm._MEMORY.clear()
+    coil = coils.load_coil("magstim_25mm_fig8")
+    pose = cm.random_poses(rat, coil, 1, np.random.default_rng(17))[0]
+    placed = coil.placed(pose)
+    fine = cortex_field(placed, rat, 1e8, model="auto")
+    assert fine.info["precomputed"] is True and not fine.info["model_warning"]
+    assert fine.info["model_fit_residual"] <= cm.RESIDUAL_LIMIT
+    monkeypatch.setattr(cm, "RESIDUAL_LIMIT", 0.0)
+    auto = cortex_field(placed, rat, 1e8, model="auto")
+    assert "precomputed" not in auto.info and "not used" in auto.info["model_note"]
+    forced = cortex_field(placed, rat, 1e8, model="precomputed")
+    assert forced.info["precomputed"] is True and "outside the model's basis" in forced.info["model_warning"]
+    _unit_field_cached.cache_clear()
+    from efield.dose.dosimetry import Setup, dose
+
+    d = dose(Setup(head="rat-mesh", coil="magstim_25mm_fig8", field_model="precomputed"), "60A/us")[0]
+    assert any("WARNING" in a and "outside the model's basis" in a for a in d.assumptions)
+    d = dose(Setup(head="rat-mesh", coil="magstim_25mm_fig8", field_model="auto"), "60A/us")[0]
+    assert any("second-order FEM" in a and "not used" in a for a in d.assumptions)
+    _unit_field_cached.cache_clear()
+    session = LiveSession(rat, coil, model, didt_max=1e8)
+    numbers, _ = session.evaluate(None)
+    assert numbers["fit_residual"] > 0 and "outside the model's basis" in _text(numbers)["warning_text"]

@@ -176,6 +176,8 @@ def _summary(coil, placed, head, head_name, result, intensity, didt, pose_desc, 
         "model": result.info.get("model", ""),
         **({"model_fit_residual": result.info["model_fit_residual"],
             "half_max_depth_note": result.info.get("depth_note", "")} if precomputed else {}),
+        **({"model_warning": result.info["model_warning"]} if result.info.get("model_warning") else {}),
+        **({"model_note": result.info["model_note"]} if result.info.get("model_note") else {}),
         "coil_scalp_extra_gap_mm": distance_mm, "units": METRIC_UNITS,
         "not_modelled": coil.metadata.get("not_modelled", ""),
     }
@@ -206,6 +208,9 @@ def _print(s: dict, out_dir, fmt) -> None:
     click.echo(f"coil {s['coil']} on {s['head']}; {s['intensity']}; pose: {s['pose']}")
     if s.get("model"):
         click.echo(f"  field model: {s['model']}")
+    for key in ("model_warning", "model_note"):
+        if s.get(key):
+            click.echo(f"  {'warning' if key == 'model_warning' else 'note'}: {s[key]}")
     click.echo(f"  robust peak |E| on the cortex (99.9th percentile): {s['p999_vm']:.2f} V/m")
     click.echo(f"  largest |E| {s['peak_vm']:.2f} V/m; 99th percentile {s['p99_vm']:.2f} V/m; "
                f"95th percentile {s['p95_vm']:.2f} V/m")

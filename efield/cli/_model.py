@@ -51,7 +51,7 @@ def model_cmd(head_name, rebuild, check_only, as_json):
         return
     t = info.get("timings_s", {})
     click.echo(f"{head.name}: cortical field model with {model.n_modes} modes over {model.n_points:,} cortical "
-               f"points, fitted from the coil's field at {len(model.fit_points):,} scalp points")
+               f"points, fitted from the coil's field at {len(model.fit_points):,} mesh nodes")
     click.echo(f"  trained on {info.get('n_train')} random resting poses of {', '.join(info.get('training_coils', []))}")
     if info.get("brain_sample"):
         click.echo(f"  brain sample for the half-value depth: {info['brain_sample']}")

@@ -159,10 +159,13 @@ def _mesh_unit_field(head, placed, coil, res, m, target_depth) -> UnitField:
     target, normal = res.points[k], res.normals[k]
     depth = hot_spot_depth(placed, head, res)
     if res.info.get("precomputed"):
-        model = (f"{res.info['model']}, fit residual {res.info['model_fit_residual']:.2%} of the coil's field on "
-                 f"the scalp; {res.info.get('depth_note') or 'half-value depth from the model'}")
+        model = (f"{res.info['model']}, fit residual {res.info['model_fit_residual']:.2%} of the coil's field at "
+                 f"its fit points; {res.info.get('depth_note') or 'half-value depth from the model'}"
+                 + (f"; WARNING: {res.info['model_warning']}" if res.info.get("model_warning") else ""))
     else:
         model = "second-order FEM on the mesh, tissue conductivities as listed in the head's provenance"
+        if res.info.get("model_note"):
+            model += f" ({res.info['model_note']})"
     return UnitField(
         e_target=float(res.magnitude[k]), e_target_normal=float(res.efield[k] @ normal),
         peak=m["peak_vm"], p99=m["p99_vm"], p999=m["p999_vm"], half_max_area_m2=m["half_max_area_m2"],

@@ -233,15 +233,22 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
         surf = head.cortex
         if surf is None:
             raise ValueError(f"mesh head {head.name!r} has no cortex surface to report E on")
+        note = ""
         if model != "fem":
             res = _precomputed_cortex_field(coil, head, didt, build=(model == "precomputed"))
             if res is not None:
                 return res
+            from .cortex_model import cortex_model
+
+            if model == "auto" and cortex_model(head, build=False) is not None:
+                note = ("the cached cortical field model was not used: the coil's field at this pose lies more "
+                        "than its residual limit outside the model's basis")
         e = total_efield(coil, head, surf.vertices, didt)
         info = {"coil": coil.name, "head": head.name, "frame": head.frame,
                 "pose": np.asarray(coil.metadata.get("pose", np.eye(4))).tolist(),
                 "model": "second-order FEM on the head mesh (efield.physics.fem)",
-                "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}
+                "cortex": str(head.provenance.get("cortex", "mesh cortex surface")),
+                **({"model_note": note} if note else {})}
         return FieldResult(surf.vertices, e, float(didt), surf.normals, surf.faces, info)
     surf = head.cortex_surface(n_subdiv)
     e = total_efield(coil, head, surf.vertices, didt, backend=backend)
@@ -258,7 +265,7 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
 
 def _precomputed_cortex_field(coil, head, didt, build: bool):
     """The cortex field from the head's precomputed model (None if it has none and ``build`` is False)."""
-    from .cortex_model import BrainField, cortex_model
+    from .cortex_model import RESIDUAL_LIMIT, BrainField, cortex_model
 
     cm = cortex_model(head, build=build)
     if cm is None:
@@ -272,9 +279,15 @@ def _precomputed_cortex_field(coil, head, didt, build: bool):
         e, brain = e[0], BrainField(cm.brain_points, eb[0], cm.brain_weights)
     else:
         e = cm.field(own, pose, float(didt))[0]
+    resid = float(cm.last_residual[0])
+    if resid > RESIDUAL_LIMIT and not build:
+        return None  # "auto": the coil's field is too far outside the model's basis here; solve the head
+    warning = (f"the coil's field lies {resid:.1%} outside the model's basis at this pose (above "
+               f"{RESIDUAL_LIMIT:.0%}): the cortex field may be off by a few per cent; --model fem solves the head"
+               if resid > RESIDUAL_LIMIT else "")
     info = {"coil": coil.name, "head": head.name, "frame": head.frame, "pose": pose.tolist(),
             "model": cm.info.get("model", "precomputed cortical field model"), "precomputed": True,
-            "model_key": cm.key, "model_fit_residual": float(cm.last_residual[0]),
+            "model_key": cm.key, "model_fit_residual": resid, "model_warning": warning,
             "depth_note": ("half-value depth over the model's brain sample: " + cm.info["brain_sample"]
                            if brain is not None and "brain_sample" in cm.info else ""),
             "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}

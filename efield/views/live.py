@@ -217,6 +217,8 @@ class LiveSession:
         t2 = time.perf_counter()
         mag = np.sqrt(np.einsum("ij,ij->i", e, e))
         numbers = self._metrics(mag)
+        resid = getattr(self.model, "last_residual", None)
+        numbers["fit_residual"] = None if resid is None else float(np.asarray(resid)[0])
         timing.update(pose_ms=(t1 - t0) * 1e3, field_ms=(t2 - t1) * 1e3, metrics_ms=(time.perf_counter() - t2) * 1e3)
         numbers.update(pose=pose, values=self._values(values), timing_ms=timing)
         return numbers, mag
@@ -231,7 +233,9 @@ class LiveSession:
         ``target_e`` V/m at 100 % MSO (|E| at the model point nearest the target; None without a target);
         ``target_e_per_aus`` V/m per A/µs; ``mso_for_goal`` % (None without a goal or target; may exceed 100);
         ``peak_vm`` and ``p999_vm`` (robust peak: 99.9th area-weighted percentile) V/m at 100 % MSO;
-        ``half_max_area_cm2`` cm² of cortex with |E| >= half the peak (as ``efield target``); ``timing_ms``.
+        ``half_max_area_cm2`` cm² of cortex with |E| >= half the peak (as ``efield target``); ``fit_residual``
+        (dimensionless, None for a model without one): how far the coil's field lies outside the model's
+        basis (above :data:`efield.physics.cortex_model.RESIDUAL_LIMIT` the page warns); ``timing_ms``.
         """
         return self.evaluate(values)[0]
 
@@ -261,8 +265,15 @@ def _text(numbers: Mapping) -> dict[str, str]:
     def fmt(x, spec, unit):
         return "–" if x is None else ("∞" if not math.isfinite(x) else f"{x:{spec}} {unit}")
 
+    from ..physics.cortex_model import RESIDUAL_LIMIT
+
     pose = numbers["pose"]
+    resid = numbers.get("fit_residual")
+    warning = ("" if resid is None or resid <= RESIDUAL_LIMIT else
+               f"Here the coil's field lies {resid:.1%} outside the model's basis (above {RESIDUAL_LIMIT:.0%}): the "
+               "numbers may be off by a few per cent. `efield field --model fem --pose pose.json` solves this pose.")
     return {
+        "warning_text": warning,
         "e_text": fmt(numbers["target_e"], ".2f", "V/m"),
         "mso_text": fmt(numbers["mso_for_goal"], ".1f", "% MSO"),
         "peak_text": fmt(numbers["p999_vm"], ".2f", "V/m"),
@@ -512,6 +523,7 @@ def build_app(session: LiveSession, *, on_save: Callable[[np.ndarray, dict], lis
                     with html.Tr():
                         html.Td(label)
                         html.Td(f"{{{{ {key} }}}}", id=elid, style="font-weight: bold")
+            html.Div("{{ warning_text }}", id="model-warning", style="font-size: 12px; color: #b00020; margin-top: 6px")
             html.Div("{{ pose_text }}", id="pose", style="font-size: 12px; margin-top: 6px")
             html.Div("{{ update_ms }} ({{ n_updates }} updates)", id="update-ms", style="font-size: 12px")
             if on_save is not None:

@@ -56,6 +56,6 @@ from ._builtin import builtin_head, culture_dish, example_subject_affine, exampl
 
 __all__ += ["builtin_head", "culture_dish", "example_subject_affine", "example_subject_folder", "list_builtin_heads"]
 
-from ._labels import LabelHeadError, head_from_labels, read_label_map  # noqa: E402
+from ._labels import BRAIN_TAGS, LabelHeadError, head_from_labels, read_label_map  # noqa: E402
 
-__all__ += ["LabelHeadError", "head_from_labels", "read_label_map"]
+__all__ += ["BRAIN_TAGS", "LabelHeadError", "head_from_labels", "read_label_map"]

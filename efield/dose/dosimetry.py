@@ -64,9 +64,11 @@ class Setup:
     amt_mso : float or None, percent — the subject's active motor threshold on this stimulator and
         coil (None: the RMT times the declared AMT/RMT ratio, an assumption).
     stimulator_table : str or None — path of a user stimulator CSV.
-    field_model : {"auto", "fem", "precomputed"} — mesh heads: "fem" solves the head, "precomputed" uses
-        its cortical field model (built and cached if missing), "auto" (default) uses the model when one is
-        cached and solves otherwise; every dose names the one that ran.  Sphere heads are analytic.
+    field_model : {"fem", "auto", "precomputed"} — mesh heads: "fem" (default) solves the head,
+        "precomputed" uses its cortical field model (built and cached if missing), "auto" uses the model
+        when one is cached and solves otherwise; every dose names the one that ran.  The default keeps a
+        set-up's numbers independent of what happens to be cached (cohorts and tables compare runs);
+        ``efield dose --model`` defaults to "auto".  Sphere heads are analytic.
     """
 
     head: str = "human"
@@ -77,7 +79,7 @@ class Setup:
     rmt_mso: float | None = None
     stimulator_table: str | None = None
     amt_mso: float | None = None
-    field_model: str = "auto"
+    field_model: str = "fem"
 
     def __post_init__(self):
         from ..physics.fields import MODEL_CHOICES
@@ -116,7 +118,7 @@ class UnitField:
 
 @functools.lru_cache(maxsize=256)
 def _unit_field_cached(head_name: str, coil_id: str, gap: float, target_depth, n_subdiv: int,
-                       field_model: str = "auto") -> UnitField:
+                       field_model: str = "fem") -> UnitField:
     from coils import load_coil
 
     from ..physics.fields import cortex_field, standard_pose, total_efield

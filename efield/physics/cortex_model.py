@@ -184,11 +184,11 @@ def _subsample(points: np.ndarray, m: int, rng) -> np.ndarray:
 
 
 def brain_sample(head, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A sample of the brain (tags :data:`efield.physics.metrics.BRAIN_TAGS`) of a mesh head: indices (b,)
+    """A sample of the brain (tags :data:`meshes.BRAIN_TAGS`) of a mesh head: indices (b,)
     of brain tetrahedra (head numbering), one per cell of a voxel grid sized for at most ``n`` cells (the
     one whose centroid is nearest its cell's centre), and the brain volume (b,) m³ of each cell.  All
     brain tetrahedra, weighted by their own volumes, where there are no more than ``n``."""
-    from .metrics import BRAIN_TAGS
+    from meshes import BRAIN_TAGS
 
     brain = np.flatnonzero(np.isin(head.tags, BRAIN_TAGS))
     vol = np.abs(np.asarray(head.tet_volumes, dtype=float)[brain])
@@ -391,7 +391,8 @@ class CortexFieldModel:
 
         from .._common import progress
         from .biot_savart import vector_potential
-        from .metrics import BRAIN_TAGS
+        from meshes import BRAIN_TAGS
+
         from .placement import is_mesh_head
 
         if not is_mesh_head(head):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from meshes import BRAIN_TAGS  # tissue tags counted as brain (white matter, grey matter, one-compartment brain)
+
 from ._summary import half_crossing, half_max_depth_along, surface_metrics, weighted_percentile
 from .fields import total_efield
 
@@ -30,10 +32,6 @@ def half_max_depth(coil, head, didt, peak_point, *, samples: int = 400, backend:
     pts = c + (head.cortex_radius - depth)[:, None] * d
     mag = np.linalg.norm(total_efield(coil, head, pts, didt, backend=backend), axis=1)
     return half_crossing(depth, mag)
-
-
-#: tissue tags counted as brain for the half-value depth on mesh heads (WM, GM, one-compartment brain)
-BRAIN_TAGS = (1, 2, 11)
 
 
 def hot_spot_depth(coil, head, result, didt: float = 1.0) -> float:

@@ -198,7 +198,9 @@ def _focality(placed, head, tgt: Target, e_target_per_as: float):
         return out, res
     sol = mesh_solver(head).solve(placed, 1.0)
     mag = np.linalg.norm(sol.efield_tets, axis=1)
-    brain = np.isin(head.tags, [1, 2, 11])
+    from meshes import BRAIN_TAGS
+
+    brain = np.isin(head.tags, BRAIN_TAGS)
     vol = head.tet_volumes
     out["brain_fraction_above_half_target"] = float(vol[brain & (mag >= half_target)].sum() / vol[brain].sum())
     out["brain_fraction_above_half_max"] = float(vol[brain & (mag >= 0.5 * m["peak_vm"])].sum() / vol[brain].sum())

@@ -223,12 +223,12 @@ def _cortex_model(name, n_test):
     # single solves, the matrices read once per 8), CG tolerance 1e-6
     from efield.physics.biot_savart import vector_potential
     from efield.physics.cortex_model import BrainField
+    from efield.physics.fem import FEMSolution
     from efield.physics.metrics import BRAIN_TAGS, hot_spot_depth
 
     rng = np.random.default_rng(20261203)
     brain_all = np.isin(head.tags, BRAIN_TAGS)
     cells, lam = solver.locate(model.points)
-    all_cells, centre = np.arange(len(solver.tets)), np.full((len(solver.tets), 4), 0.25)
     faces, normals = model.faces, model.normals
     cases = []
     for k in range(n_test):
@@ -249,8 +249,7 @@ def _cortex_model(name, n_test):
             got, got_b = got[0], got_b[0]
             resids.append(float(model.last_residual[0]))
             if (b0 + i) % 4 == 0:  # half-value depth: the FEM's brain tets against the model's brain sample
-                e_tets = -a_nodes[i][head.tets].mean(axis=1)
-                e_tets[solver.tet_order] -= solver.gradient_at(phi_i, all_cells, centre)
+                e_tets = FEMSolution(solver, placed[i], 1.0, phi_i, a_nodes[i], 0, 0.0, {}).efield_tets
                 fem_brain = BrainField(head.tet_centroids[brain_all], e_tets[brain_all],
                                        np.abs(head.tet_volumes[brain_all]))
                 res_fem = FieldResult(model.points, ref, 1.0, normals, faces, brain=fem_brain)

@@ -73,7 +73,7 @@ import numpy as np
 from .._common.validation import as_scalar
 from ._solvers import mesh_solver
 
-__all__ = ["CortexFieldModel", "BrainField", "RESIDUAL_LIMIT", "brain_sample", "cortex_model", "full_solve_at", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
+__all__ = ["CortexFieldModel", "BrainField", "RESIDUAL_LIMIT", "residual_warning", "brain_sample", "cortex_model", "full_solve_at", "cached_model", "save_to_cache", "head_key", "cache_dir", "training_coils",
            "random_poses", "MODEL_VERSION"]
 
 #: bump when the method or the file layout changes (old cache files are then ignored)
@@ -86,6 +86,14 @@ MODEL_VERSION = 3
 #: reached 4.6 % and 4.4 %.  Rat: 191 poses at or below, errors <= 0.95 %.  Above it,
 #: cortex_field(model="auto") solves the FEM instead, and a precomputed field says so.
 RESIDUAL_LIMIT = 0.04
+
+
+def residual_warning(residual: float) -> str:
+    """The warning for a pose whose fit ``residual`` (dimensionless) exceeds :data:`RESIDUAL_LIMIT`, else ""."""
+    if residual <= RESIDUAL_LIMIT:
+        return ""
+    return (f"the coil's field lies {residual:.1%} outside the model's basis at this pose (above "
+            f"{RESIDUAL_LIMIT:.0%}): the cortex field may be off by a few per cent")
 
 #: coil presets trained on per species (rodent heads also meet human coils in published rodent studies)
 _TRAIN_COILS = {
@@ -386,14 +394,15 @@ class CortexFieldModel:
         n_brain : int — at most this many brain sample points (:func:`brain_sample`; human head: 40,000 of
             590,000 brain tetrahedra, cells of ≈ 3 mm; rat and mouse: every brain tetrahedron)
         coils_ids : sequence of preset ids, optional — training coils (default :func:`training_coils`)
-        seed : int — training poses and fit points are drawn from ``numpy.random.default_rng(seed)``
+        seed : int — training poses are drawn from ``numpy.random.default_rng(seed)``, the fit points and
+            the scalp sample from ``numpy.random.default_rng([seed, 1])``
         """
         import coils as coils_pkg
 
-        from .._common import progress
-        from .biot_savart import vector_potential
         from meshes import BRAIN_TAGS
 
+        from .._common import progress
+        from .biot_savart import vector_potential
         from .placement import is_mesh_head
 
         if not is_mesh_head(head):
@@ -492,6 +501,7 @@ class CortexFieldModel:
         modes = np.empty((r, 3 * len(pts)), dtype=np.float32)
         brain_tets, brain_weights = brain_sample(head, int(n_brain))
         brain_pts = np.asarray(head.tet_centroids, dtype=float)[brain_tets]
+        n_brain_tets = int(np.isin(head.tags, BRAIN_TAGS).sum())
         brain_vert = np.asarray(head.tets)[brain_tets]  # (b, 4) node indices: the P1 primary part at the centroid
         bcells, blam = solver.locate(brain_pts)
         brain_modes = np.empty((r, 3 * len(brain_pts)), dtype=np.float32)
@@ -530,9 +540,9 @@ class CortexFieldModel:
             "head": getattr(head, "name", "mesh head"), "frame": getattr(head, "frame", ""),
             "version": MODEL_VERSION, "n_modes": r, "n_train": n_train, "n_fit": int(len(fit_points)),
             "n_points": int(len(pts)), "n_brain": int(len(brain_pts)), "n_brain_max": int(n_brain),
-            "brain_sample": (f"{len(brain_pts):,} of the head's {int(np.isin(head.tags, BRAIN_TAGS).sum()):,} brain "
-                             "tetrahedra" + ("" if len(brain_pts) == np.isin(head.tags, BRAIN_TAGS).sum() else
-                                             f", one per cell of about {(brain_weights.sum() / max(len(brain_pts), 1)) ** (1 / 3) * 1e3:.1f} mm")),
+            "brain_sample": (f"{len(brain_pts):,} of the head's {n_brain_tets:,} brain tetrahedra"
+                             + ("" if len(brain_pts) == n_brain_tets else
+                                f", one per cell of about {(brain_weights.sum() / max(len(brain_pts), 1)) ** (1 / 3) * 1e3:.1f} mm")),
             "brain_volume_m3": float(brain_weights.sum()), "training_coils": list(ids), "training_segments_per_turn": _TRAIN_SPT,
             "sv_tol": sv_tol, "max_modes": cap, "mode_tol": mode_tol, "max_mode_tol": max_mode_tol, "seed": seed,
             "mode_tol_last": float(tols[r - 1]),

@@ -235,14 +235,9 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
             raise ValueError(f"mesh head {head.name!r} has no cortex surface to report E on")
         note = ""
         if model != "fem":
-            res = _precomputed_cortex_field(coil, head, didt, build=(model == "precomputed"))
+            res, note = _precomputed_cortex_field(coil, head, didt, build=(model == "precomputed"))
             if res is not None:
                 return res
-            from .cortex_model import cortex_model
-
-            if model == "auto" and cortex_model(head, build=False) is not None:
-                note = ("the cached cortical field model was not used: the coil's field at this pose lies more "
-                        "than its residual limit outside the model's basis")
         e = total_efield(coil, head, surf.vertices, didt)
         info = {"coil": coil.name, "head": head.name, "frame": head.frame,
                 "pose": np.asarray(coil.metadata.get("pose", np.eye(4))).tolist(),
@@ -264,12 +259,14 @@ def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = N
 
 
 def _precomputed_cortex_field(coil, head, didt, build: bool):
-    """The cortex field from the head's precomputed model (None if it has none and ``build`` is False)."""
-    from .cortex_model import RESIDUAL_LIMIT, BrainField, cortex_model
+    """(the cortex field from the head's precomputed model, "") — or (None, why not) where the head has no
+    cached model and ``build`` is False, or where (``build`` False: "auto") the pose's fit residual is above
+    the model's limit."""
+    from .cortex_model import RESIDUAL_LIMIT, BrainField, cortex_model, residual_warning
 
     cm = cortex_model(head, build=build)
     if cm is None:
-        return None
+        return None, ""
     _check_coil_outside_mesh(coil, head)
     pose = np.asarray(coil.metadata.get("pose", np.eye(4)), dtype=float)
     own = coil.placed(np.linalg.inv(pose))  # the coil in its own frame
@@ -280,18 +277,18 @@ def _precomputed_cortex_field(coil, head, didt, build: bool):
     else:
         e = cm.field(own, pose, float(didt))[0]
     resid = float(cm.last_residual[0])
-    if resid > RESIDUAL_LIMIT and not build:
-        return None  # "auto": the coil's field is too far outside the model's basis here; solve the head
-    warning = (f"the coil's field lies {resid:.1%} outside the model's basis at this pose (above "
-               f"{RESIDUAL_LIMIT:.0%}): the cortex field may be off by a few per cent; --model fem solves the head"
-               if resid > RESIDUAL_LIMIT else "")
+    if resid > RESIDUAL_LIMIT and not build:  # "auto": too far outside the model's basis here; solve the head
+        return None, ("the cached cortical field model was not used: the coil's field at this pose lies more "
+                      "than its residual limit outside the model's basis")
+    warning = residual_warning(resid)
+    warning += "; --model fem solves the head" if warning else ""
     info = {"coil": coil.name, "head": head.name, "frame": head.frame, "pose": pose.tolist(),
             "model": cm.info.get("model", "precomputed cortical field model"), "precomputed": True,
             "model_key": cm.key, "model_fit_residual": resid, "model_warning": warning,
             "depth_note": ("half-value depth over the model's brain sample: " + cm.info["brain_sample"]
                            if brain is not None and "brain_sample" in cm.info else ""),
             "cortex": str(head.provenance.get("cortex", "mesh cortex surface"))}
-    return FieldResult(cm.points, e, float(didt), cm.normals, cm.faces, info, brain)
+    return FieldResult(cm.points, e, float(didt), cm.normals, cm.faces, info, brain), ""
 
 
 def standard_pose(head, handle=(0.0, 1.0, 0.0), distance: float = 0.0, coil=None) -> np.ndarray:

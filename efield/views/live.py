@@ -265,13 +265,13 @@ def _text(numbers: Mapping) -> dict[str, str]:
     def fmt(x, spec, unit):
         return "–" if x is None else ("∞" if not math.isfinite(x) else f"{x:{spec}} {unit}")
 
-    from ..physics.cortex_model import RESIDUAL_LIMIT
+    from ..physics.cortex_model import residual_warning
 
     pose = numbers["pose"]
     resid = numbers.get("fit_residual")
-    warning = ("" if resid is None or resid <= RESIDUAL_LIMIT else
-               f"Here the coil's field lies {resid:.1%} outside the model's basis (above {RESIDUAL_LIMIT:.0%}): the "
-               "numbers may be off by a few per cent. `efield field --model fem --pose pose.json` solves this pose.")
+    warning = "" if resid is None else residual_warning(resid)
+    if warning:
+        warning = f"Here {warning}. `efield field --model fem --pose pose.json` solves this pose."
     return {
         "warning_text": warning,
         "e_text": fmt(numbers["target_e"], ".2f", "V/m"),

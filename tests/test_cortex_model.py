@@ -250,6 +250,10 @@ def test_mode_tolerance_settings_are_checked(rat):
         cm.CortexFieldModel.build(rat, max_mode_tol=0.5)
     with pytest.raises(ValueError, match="mode_tol"):
         cm.CortexFieldModel.build(rat, mode_tol=float("nan"))
+    with pytest.raises(ValueError, match="deep_fraction must lie between 0 and 1"):
+        cm.CortexFieldModel.build(rat, deep_fraction=10.0)  # a depth in mm, not a fraction
+    with pytest.raises(ValueError, match="deep_fraction"):
+        cm.CortexFieldModel.build(rat, deep_fraction=-0.5)
 
 
 def test_model_records_its_tolerances(model):
@@ -290,12 +294,18 @@ def test_dose_uses_the_model_when_cached(model, rat, cache, tmp_path):
         Setup(head="rat-mesh", field_model="fast")
 
 
-def test_fit_points_are_mesh_nodes_and_refit_reuses_the_modes(model, rat):
-    """The build fits at random mesh nodes (an unbiased sample of the node projection its basis is best
-    in) and checks poses against an even sample of scalp vertices; refit at its own points gives the
-    same model, at other points another fit of the same modes."""
+def test_fit_points_are_deep_mesh_nodes_and_refit_reuses_the_modes(model, rat):
+    """The build fits at random deep mesh nodes (an unbiased sample of the norm its basis is best in:
+    nodes at least deep_fraction of the shallowest cortex depth below the scalp) and checks poses against
+    an even sample of scalp vertices; refit at its own points gives the same model, at other points
+    another fit of the same modes."""
     nodes = {tuple(p) for p in np.asarray(rat.nodes)}
     assert all(tuple(p) in nodes for p in model.fit_points)
+    cortex_depth = cm.node_depth(rat, rat.cortex.vertices).min()
+    cut = model.info["deep_fraction"] * cortex_depth
+    assert model.info["deep_depth_m"] == pytest.approx(cut) and 0 < cut < cortex_depth
+    assert cm.node_depth(rat, model.fit_points).min() >= cut
+    assert cm.node_depth(rat, rat.nodes).min() < cut  # some nodes were left out
     scalp = {tuple(p) for p in np.asarray(rat.scalp.vertices)}
     assert all(tuple(p) in scalp for p in model.scalp_points)
     assert "mesh nodes drawn at random" in model.info["fit_points"]

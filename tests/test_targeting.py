@@ -155,9 +155,16 @@ def test_named_rodent_target_lies_in_the_brain_of_the_mesh(rat_mesh):
     assert rat_mesh.tags[rat_mesh.find_tets((t.point + [0, 0, 0.0013])[None])[0]] != 11
 
 
-def test_optimize_on_rat_mesh_rests_on_the_scalp(rat_mesh):
+def test_optimize_on_rat_mesh_rests_on_the_scalp(rat_mesh, monkeypatch):
+    from efield.physics.fem import FEMSolver
+
+    solves = []
+    real = FEMSolver.solve
+    monkeypatch.setattr(FEMSolver, "solve", lambda self, coil, didt: solves.append(coil) or real(self, coil, didt))
     res = efield.optimize_pose("magstim_25mm_fig8", rat_mesh, "M1_forelimb_left", 1e8, direction="normal",
                                n_angles=24, search_radius=0.0015)
+    # the search runs on reciprocity; the forward check and the focality numbers share one solve of the pose
+    assert len(solves) == 1 and np.allclose(solves[0].metadata["pose"], res.pose)
     placed = coils.load_coil("magstim_25mm_fig8").placed(res.pose)
     assert not rat_mesh.contains(placed.points).any()
     assert res.scalp_gap_m >= 0 and res.scalp_gap_m < 2e-4  # resting: touching within a mesh edge

@@ -179,7 +179,7 @@ def _mso_for(coil, stimulator, goal_e, e_per_as) -> dict:
 def _focality(placed, head, tgt: Target, e_target_per_as: float):
     """Area (cm²) and depth (mm) above half the cortical maximum, brain fraction above half the target E
     (and above half the maximum), and the cortical field (FieldResult per A/s) they come from."""
-    from ..physics.fields import cortex_field, mesh_solver
+    from ..physics.fields import _solution, cortex_field, mesh_solver
     from ..physics.metrics import hot_spot_depth, surface_metrics
 
     res = cortex_field(placed, head, 1.0)
@@ -196,8 +196,8 @@ def _focality(placed, head, tgt: Target, e_target_per_as: float):
         out["brain_fraction_above_half_target"] = float(vol[mag >= half_target].sum() / vol.sum())
         out["brain_fraction_above_half_max"] = float(vol[mag >= 0.5 * m["peak_vm"]].sum() / vol.sum())
         return out, res
-    sol = mesh_solver(head).solve(placed, 1.0)
-    mag = np.linalg.norm(sol.efield_tets, axis=1)
+    # the forward check's solve of this pose (kept by physics.fields), not a second one
+    mag = np.linalg.norm(_solution(mesh_solver(head), placed, 1.0).efield_tets, axis=1)
     from meshes import BRAIN_TAGS
 
     brain = np.isin(head.tags, BRAIN_TAGS)

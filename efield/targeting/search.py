@@ -164,10 +164,12 @@ def _convention_report(tgt: Target, pose, e_target) -> dict:
             "current_direction": sense, "current_direction_text": text}
 
 
-def _forward_objective(coil, head, target, pose):
+def _forward_objective(placed, head, target):
+    """The objective and E (V/m per A/s) at the target region for ``placed`` (a coil in the head frame), by
+    the forward model (on a mesh head one FEM solve, kept for the focality numbers of the same pose)."""
     from ..physics.fields import total_efield
 
-    e = total_efield(coil.placed(pose), head, target.region, 1.0)
+    e = total_efield(placed, head, target.region, 1.0)
     if _is_mesh_head(head):
         e = e.mean(axis=0, keepdims=True)
     return float(_objective(e[None], target)[0]), e
@@ -379,11 +381,12 @@ def optimize_pose(coil, head, target, didt: float | None = None, *, direction=No
     fast_value = float(_objective(evaluator(pose[None]), tgt)[0])
     curve_angles = ba + angles
     curve = _objective(evaluator(scalp.poses(coil, bu, bv, curve_angles, plan.distance)), tgt)
-    value, e_vec = _forward_objective(coil, head, tgt, pose)
+    placed = coil.placed(pose)  # one object: the forward check's FEM solve is reused by the focality numbers
+    value, e_vec = _forward_objective(placed, head, tgt)
     t["forward"] = time.perf_counter()
 
     assumptions = _assumptions(coil, head, tgt, plan, scalp, evaluator, off_evaluators, off_points, pose)
-    focal, cortex = _focality(coil.placed(pose), head, tgt, value) if focality else ({}, None)
+    focal, cortex = _focality(placed, head, tgt, value) if focality else ({}, None)
     goal = _mso_for(coil, stimulator, plan.goal_e, value)
     if plan.goal_e is not None:
         assumptions["stimulator"] = goal.pop("describe")

@@ -14,7 +14,7 @@ from ._shared import HEAD_HELP, JSON_HELP, echo_json, fail, load_head, long_runn
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @long_running
 def model_cmd(head_name, rebuild, check_only, as_json):
-    """The cortical field model of a mesh head: built once (rat ~40 s, human ~12 min on 2 cores), cached
+    """The cortical field model of a mesh head: built once (rat under a minute, human 10-15 min on 2 cores), cached
     on disk under the head's content, then used by `efield field`, `efield dose` and `efield view` for the
     whole cortex (and a sample of the brain, for the half-value depth) in milliseconds per coil pose."""
     from ..physics import cortex_model as cm

@@ -6,6 +6,10 @@ import numbers
 
 import numpy as np
 
+#: the field models a mesh-head field can come from (physics.fields.cortex_field, the CLI's --model,
+#: dose.Setup.field_model): the full FEM solve, the precomputed cortical field model, or the model where cached
+MODEL_CHOICES = ("fem", "auto", "precomputed")
+
 
 def as_points(points, name: str = "points") -> np.ndarray:
     """Return ``points`` as a C-contiguous finite (n, 3) float64 array (metres) or raise."""

@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 import numpy as np
 
+from .._common.validation import MODEL_CHOICES
+
 os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
@@ -71,7 +73,7 @@ MODEL_HELP = ("Mesh heads: 'fem' solves the head; 'precomputed' uses its cortica
 
 def model_option(f):
     """The ``--model auto|fem|precomputed`` option of the commands that compute a field on a mesh head."""
-    return click.option("--model", "model", type=click.Choice(["auto", "fem", "precomputed"]), default="auto",
+    return click.option("--model", "model", type=click.Choice(MODEL_CHOICES), default="auto",
                         show_default=True, help=MODEL_HELP)(f)
 
 

@@ -82,7 +82,7 @@ class Setup:
     field_model: str = "fem"
 
     def __post_init__(self):
-        from ..physics.fields import MODEL_CHOICES
+        from .._common.validation import MODEL_CHOICES
 
         if self.field_model not in MODEL_CHOICES:
             raise DoseError(f"field_model must be one of {', '.join(MODEL_CHOICES)}; got {self.field_model!r}")

@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from .._common.validation import as_points, as_scalar
+from .._common.validation import MODEL_CHOICES, as_points, as_scalar
 from .placement import is_mesh_head as _is_mesh_head
 from .placement import is_sphere_head as _is_sphere_head
 from .sphere import source_distance, sphere_efield
@@ -206,7 +206,6 @@ class FieldResult:
         return vertex_areas(self.points, self.faces)
 
 
-MODEL_CHOICES = ("fem", "auto", "precomputed")
 
 
 def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = None,

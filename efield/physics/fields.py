@@ -206,8 +206,6 @@ class FieldResult:
         return vertex_areas(self.points, self.faces)
 
 
-
-
 def cortex_field(coil, head, didt, *, n_subdiv: int = 5, backend: str | None = None,
                  model: str = "fem") -> FieldResult:
     """E on the cortical surface of a head for a placed coil.
